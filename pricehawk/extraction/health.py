@@ -1,0 +1,178 @@
+"""Scrape health: block pages, CAPTCHAs, login walls, consent walls, error pages, empty shells.
+
+A page that is not the product page we asked for must never yield a price, but a real product
+page often carries a reCAPTCHA on its review form or a cookie banner, so weak signals only count
+when the page has no product data of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pricehawk.extraction.page import Page
+
+# Markers that only a challenge / block page carries, whatever else is on it.
+_STRONG_CAPTCHA = re.compile(
+    r"captcha-delivery\.com|px-captcha|/cdn-cgi/challenge-platform|cf-chl-|challenge-form|"
+    r"enter the characters you see below|type the characters you see in this image|"
+    r"geo\.captcha-delivery|_incapsula_resource|hcaptcha-challenge",
+    re.IGNORECASE,
+)
+_CAPTCHA_TITLE = re.compile(
+    r"just a moment|attention required|robot check|are you a (?:human|robot)|captcha|"
+    r"verify you are (?:a )?human|human verification|security check|pardon our interruption|"
+    r"bot (?:check|detection)|one more step",
+    re.IGNORECASE,
+)
+_BLOCK_TITLE = re.compile(
+    r"access denied|access to this page has been denied|request (?:was )?(?:blocked|rejected)|"
+    r"you have been blocked|forbidden|error 1020|\b403\b|too many requests|\b429\b|"
+    r"unusual traffic|rate limit",
+    re.IGNORECASE,
+)
+_BLOCK_TEXT = re.compile(
+    r"access denied|you don'?t have permission to access|the requested url was rejected|"
+    r"sorry, you have been blocked|your request has been blocked|request blocked|"
+    r"unusual traffic from your (?:computer )?network|automated (?:access|requests|queries)|"
+    r"please enable (?:js|javascript) and disable any ad blocker|reference #\d+\.[0-9a-f]+|"
+    r"support id is:|incident id|ray id",
+    re.IGNORECASE,
+)
+_CAPTCHA_TEXT = re.compile(
+    r"verify (?:that )?you(?:'re| are) (?:a )?human|are you a robot|i'?m not a robot|"
+    r"complete the (?:security )?check|press (?:&|and) hold|solve (?:this|the) (?:puzzle|captcha)|"
+    r"checking (?:if the site connection is secure|your browser)",
+    re.IGNORECASE,
+)
+_WEAK_CAPTCHA = re.compile(r"g-recaptcha|h-captcha|recaptcha/api|hcaptcha\.com", re.IGNORECASE)
+_LOGIN_TEXT = re.compile(
+    r"\b(?:sign in|log in|login|log on|anmelden|iniciar sesi[oó]n|connexion|accedi)\b",
+    re.IGNORECASE,
+)
+_LOGIN_REQUIRED = re.compile(
+    r"(?:sign|log) in to (?:continue|see|view|access)|members? only|please (?:sign|log) in|"
+    r"you must be logged in|login required|sign in required|create an account to (?:see|view)",
+    re.IGNORECASE,
+)
+_CONSENT_TEXT = re.compile(
+    r"before you continue|we value your privacy|cookie (?:consent|preferences|settings)|"
+    r"accept (?:all )?cookies|consent to (?:the use of )?cookies|your privacy choices|"
+    r"manage (?:your )?(?:cookie|privacy|consent)|datenschutz|reject all|alle akzeptieren|"
+    r"tout accepter|aceptar todas",
+    re.IGNORECASE,
+)
+_CONSENT_HOST = re.compile(r"^consent\.|/consent\b|cmp\.|privacy-?gate", re.IGNORECASE)
+_ERROR_TITLE = re.compile(
+    r"\b(?:404|410|500|502|503|504)\b|not found|page (?:not found|does not exist|unavailable)|"
+    r"\berror\b|something went wrong|oops|no encontrada|nicht gefunden|introuvable|"
+    r"service unavailable|temporarily unavailable|under maintenance|bad gateway",
+    re.IGNORECASE,
+)
+_ERROR_TEXT = re.compile(
+    r"page (?:you (?:were )?(?:are )?looking for|you requested) (?:could not be found|"
+    r"(?:does not|doesn'?t) exist|(?:is|was) not found|cannot be found|no longer exists)|"
+    r"\b404\b.{0,40}not found|we couldn'?t find (?:that|this|the) page|"
+    r"product (?:is )?no longer available|this (?:product|item|page) (?:is no longer|cannot be)",
+    re.IGNORECASE,
+)
+_SHELL_ROOT = re.compile(
+    r"<div[^>]+id=[\"'](?:root|app|__next|__nuxt|main-app|react-root|svelte)[\"'][^>]*>\s*"
+    r"(?:<!--.*?-->\s*)?</div>",
+    re.IGNORECASE | re.DOTALL,
+)
+_NOSCRIPT_JS = re.compile(r"enable javascript|javascript (?:is )?(?:required|disabled)", re.I)
+
+
+@dataclass(frozen=True)
+class PageSignals:
+    """Facts about a page the health classifier looks at (internal)."""
+
+    title: str
+    text: str
+    raw_markers: str
+    has_password_field: bool
+    script_count: int
+    url: str
+
+
+def page_signals(page: Page) -> PageSignals:
+    """Collect the title, visible text and markup markers of a page, once."""
+    doc = page.doc
+    title_el = doc.find(".//title")
+    title = " ".join((title_el.text_content() if title_el is not None else "").split())
+    body = doc.find("body")
+    text = ""
+    if body is not None:
+        parts: list[str] = []
+        for el in body.iter():
+            if not isinstance(el.tag, str):
+                if el.tail:
+                    parts.append(el.tail)
+                continue
+            if el.tag in ("script", "style", "noscript", "template", "svg"):
+                if el.tail:
+                    parts.append(el.tail)
+                continue
+            if el.text:
+                parts.append(el.text)
+            if el.tail and el is not body:
+                parts.append(el.tail)
+        text = " ".join(" ".join(parts).split())
+    markers: list[str] = []
+    for el in doc.iter("script", "iframe", "form", "div", "noscript"):
+        for attr in ("src", "action", "class", "id", "data-sitekey"):
+            v = el.get(attr)
+            if v:
+                markers.append(v)
+        if el.tag == "noscript":
+            markers.append(el.text_content()[:300])
+        elif el.tag == "div" and el.get("id") and len(el) == 0 and not (el.text or "").strip():
+            markers.append(f'<div id="{el.get("id")}"></div>')
+    has_password = bool(doc.xpath("//input[translate(@type,'PASSWORD','password')='password']"))
+    scripts = len(doc.xpath("//script"))
+    return PageSignals(
+        title=title,
+        text=text,
+        raw_markers=" ".join(markers),
+        has_password_field=has_password,
+        script_count=scripts,
+        url=page.url,
+    )
+
+
+def classify(signals: PageSignals, *, has_product_data: bool) -> str:
+    """"ok" or why this page cannot be trusted for a price."""
+    title, text, markers = signals.title, signals.text, signals.raw_markers
+    head_text = text[:3000]
+    short = len(text) < 1500
+    # Challenge and block pages: trusted whatever else the page carries.
+    if _STRONG_CAPTCHA.search(markers) or _STRONG_CAPTCHA.search(head_text):
+        return "captcha"
+    if not has_product_data or short:
+        if _CAPTCHA_TITLE.search(title) or (short and _CAPTCHA_TEXT.search(head_text)):
+            return "captcha"
+        if _BLOCK_TITLE.search(title) or (short and _BLOCK_TEXT.search(head_text)):
+            return "blocked"
+    if has_product_data:
+        return "ok"
+    # From here on the page has no product data: weaker signals decide.
+    if short and _WEAK_CAPTCHA.search(markers):
+        return "captcha"
+    if _ERROR_TITLE.search(title) or (short and _ERROR_TEXT.search(head_text)):
+        return "error_page"
+    if signals.has_password_field and (
+        _LOGIN_TEXT.search(title) or _LOGIN_REQUIRED.search(head_text) or short
+    ):
+        return "login_wall"
+    if _LOGIN_REQUIRED.search(head_text) and short:
+        return "login_wall"
+    if (_CONSENT_TEXT.search(title) or _CONSENT_HOST.search(signals.url)) or (
+        short and _CONSENT_TEXT.search(head_text)
+    ):
+        return "consent"
+    if len(text) < 200 and (
+        _SHELL_ROOT.search(markers) or signals.script_count >= 2 or _NOSCRIPT_JS.search(markers)
+    ):
+        return "empty_shell"
+    return "ok"
