@@ -1,0 +1,1 @@
+"""The Scrapy project: thin adapters around pricehawk (extraction, prices, detection)."""

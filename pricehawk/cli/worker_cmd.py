@@ -1,0 +1,35 @@
+"""`pricehawk worker`: validate, fan out and dispatch as events arrive, until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+from pricehawk.settings import Settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("worker", help="the long-running validate / fan-out / dispatch worker")
+    p.add_argument("--once", action="store_true", help="run every step once and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from pricehawk import db
+    from pricehawk.worker import run_once, run_worker
+
+    url = db.database_url(settings)
+    pool = db.make_pool(url)
+    try:
+        if args.once:
+            print(run_once(pool, settings))
+            return 0
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        run_worker(pool, url, settings, stop)
+    finally:
+        pool.close()
+    return 0

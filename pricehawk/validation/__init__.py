@@ -1,0 +1,1 @@
+"""Validation: decide whether an anomaly is a real pricing error (a glitch)."""

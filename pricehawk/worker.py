@@ -1,0 +1,85 @@
+"""`pricehawk worker`: the fast path — validate, fan out and dispatch as events arrive.
+
+It LISTENs for new anomalies, glitches and outbox rows (NOTIFY) and also wakes every few
+seconds, because delayed rows fall due with no event and a NOTIFY sent while it was busy
+or disconnected is gone. Every step claims rows with SKIP LOCKED, so any number of workers
+and Airflow runs can overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from pricehawk.db import transaction
+from pricehawk.detection.service import ANOMALY_CHANNEL
+from pricehawk.notifications.service import OUTBOX_CHANNEL, dispatch_due, fan_out_pending
+from pricehawk.notifications.queries import sweep_stale_sends
+from pricehawk.settings import Settings
+from pricehawk.validation.service import GLITCH_CHANNEL, validate_pending
+
+log = logging.getLogger(__name__)
+
+# A row still 'sending' after this long belonged to a dispatcher that died mid-send.
+STALE_SEND_S = 300
+
+
+@dataclass
+class StepCounts:
+    glitches: int = 0
+    outbox_rows: int = 0
+    sends: dict[str, int] = field(default_factory=dict)
+
+
+def run_once(pool: Any, settings: Settings) -> StepCounts:
+    """One pass of every step, in pipeline order (also what the DAGs call)."""
+    counts = StepCounts()
+    counts.glitches = len(validate_pending(pool, settings))
+    counts.outbox_rows = fan_out_pending(pool, settings)
+    with transaction(pool) as conn:
+        sweep_stale_sends(conn, STALE_SEND_S)
+    counts.sends = dispatch_due(pool, settings)
+    return counts
+
+
+def heartbeat(pool: Any, name: str, info: dict[str, Any]) -> None:
+    with transaction(pool) as conn:
+        conn.execute(
+            """INSERT INTO worker_heartbeats (worker, role, beat_at, info)
+               VALUES (%s, 'worker', now(), %s)
+               ON CONFLICT (worker) DO UPDATE SET beat_at = now(), info = excluded.info""",
+            (name, json.dumps(info)),
+        )
+
+
+def run_worker(
+    pool: Any,
+    url: str,
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    idle_wake_s: float = 5.0,
+) -> None:
+    """Run until `stop` is set: LISTEN, and run every step on each wake-up."""
+    name = f"{socket.gethostname()}:{threading.get_ident()}"
+    with psycopg.connect(url, autocommit=True) as listener:
+        for channel in (ANOMALY_CHANNEL, GLITCH_CHANNEL, OUTBOX_CHANNEL):
+            listener.execute(f"LISTEN {channel}")
+        while not stop.is_set():
+            try:
+                counts = run_once(pool, settings)
+                heartbeat(pool, name, {"last": counts.sends})
+                if counts.glitches or counts.outbox_rows or counts.sends:
+                    log.info("worker: %s", counts)
+                    continue  # more may be waiting: go again before sleeping
+            except psycopg.OperationalError:
+                log.exception("worker: database unavailable; retrying")
+            # Sleep until a NOTIFY arrives or idle_wake_s passes, whichever is first.
+            for _ in listener.notifies(timeout=idle_wake_s, stop_after=1):
+                break

@@ -1,0 +1,276 @@
+"""The demo shop: three fictional retailers on loopback, with prices that move per cycle.
+
+Each retailer marks its pages up differently, as real shops do:
+  acme     JSON-LD Product (with an Offer)
+  globex   schema.org microdata
+  initech  OpenGraph / product meta tags and plain HTML
+
+Prices are a pure function of (seed, product, cycle): a small jitter every cycle, and from
+`event_cycle` on, planted events — glitches (a decimal slip, a 90%-off error) and ordinary
+sales (20-40% off) that are not glitches. `POST /_control/cycle` with `{"cycle": N}` moves
+the shop to cycle N; the demo and the tests do that between crawls.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import threading
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PAGE_SIZE = 4
+CATEGORIES = ("laptops", "audio", "kitchen")
+NOUNS = {
+    "laptops": ["UltraBook 14", "ProBook 16", "AirLite 13", "Gamer X17"],
+    "audio": ["NoiseAway Headphones", "BassBox Speaker", "StudioBuds", "SoundBar 500"],
+    "kitchen": ["Espresso Master", "AirFryer XL", "Blender Pro", "Smart Kettle"],
+}
+BASE = {"laptops": (600, 1900), "audio": (60, 400), "kitchen": (40, 300)}
+
+
+@dataclass(frozen=True)
+class Event:
+    """A planted price event: `kind` is a glitch kind or 'sale' (not a glitch)."""
+
+    retailer: str
+    sku: str
+    kind: str  # decimal_slip_10 | extreme_discount | sale
+    factor: Decimal
+
+
+@dataclass(frozen=True)
+class ShopProduct:
+    retailer: str
+    sku: str
+    title: str
+    category: str
+    gtin: str
+    base_price: Decimal
+
+
+RETAILERS = ("acme", "globex", "initech")
+# The planted events. Tests and the demo assert on these: the glitches reach Pro
+# subscribers; the sales reach nobody.
+EVENTS = (
+    Event("acme", "acme-laptops-1", "decimal_slip_10", Decimal("0.1")),
+    Event("globex", "globex-audio-2", "extreme_discount", Decimal("0.11")),
+    Event("initech", "initech-kitchen-1", "sale", Decimal("0.7")),
+    Event("acme", "acme-audio-3", "sale", Decimal("0.75")),
+    Event("globex", "globex-laptops-3", "sale", Decimal("0.65")),
+)
+
+
+def catalogue(seed: int) -> list[ShopProduct]:
+    """Every product of every retailer, reproducible from the seed."""
+    rng = random.Random(seed)
+    out = []
+    for r_index, retailer in enumerate(RETAILERS):
+        for category in CATEGORIES:
+            for i, noun in enumerate(NOUNS[category]):
+                low, high = BASE[category]
+                price = Decimal(rng.randint(low, high)) - Decimal("0.01")
+                gtin = f"0{(r_index + 1)}{CATEGORIES.index(category)}{i:02d}{rng.randint(10**7, 10**8 - 1)}"
+                out.append(
+                    ShopProduct(retailer, f"{retailer}-{category}-{i}", noun, category, gtin, price)
+                )
+    return out
+
+
+def price_at(product: ShopProduct, cycle: int, seed: int, event_cycle: int) -> Decimal:
+    """The product's price in a cycle: +-1% jitter, and its planted event from event_cycle."""
+    rng = random.Random(f"{seed}:{product.sku}:{cycle}")
+    price = product.base_price * Decimal(str(1 + rng.uniform(-0.01, 0.01)))
+    if cycle >= event_cycle:
+        for event in EVENTS:
+            if event.sku == product.sku:
+                price = product.base_price * event.factor
+    return price.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _page(title: str, head: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>{head}</head><body>{body}</body></html>"
+    )
+
+
+def render_product(p: ShopProduct, price: Decimal, url: str) -> str:
+    """A product page in the retailer's own markup style."""
+    title = f"{p.title} ({p.retailer.title()})"
+    image = f"/{p.retailer}/img/{p.sku}.jpg"
+    esc = html.escape
+    if p.retailer == "acme":
+        data = {
+            "@context": "https://schema.org",
+            "@type": "Product",
+            "name": title,
+            "sku": p.sku,
+            "gtin13": p.gtin,
+            "brand": {"@type": "Brand", "name": "Acme"},
+            "image": image,
+            "offers": {
+                "@type": "Offer",
+                "url": url,
+                "price": str(price),
+                "priceCurrency": "USD",
+                "availability": "https://schema.org/InStock",
+            },
+        }
+        head = f"<script type='application/ld+json'>{json.dumps(data)}</script>"
+        body = f"<h1>{esc(title)}</h1><div class='buy-box'><span class='price'>${price}</span></div>"
+    elif p.retailer == "globex":
+        head = ""
+        body = (
+            "<div itemscope itemtype='https://schema.org/Product'>"
+            f"<h1 itemprop='name'>{esc(title)}</h1>"
+            f"<meta itemprop='sku' content='{p.sku}'><meta itemprop='gtin13' content='{p.gtin}'>"
+            f"<img itemprop='image' src='{image}' alt=''>"
+            "<div itemprop='offers' itemscope itemtype='https://schema.org/Offer'>"
+            f"<span itemprop='price' content='{price}'>${price}</span>"
+            "<meta itemprop='priceCurrency' content='USD'>"
+            "<link itemprop='availability' href='https://schema.org/InStock'>"
+            "</div></div>"
+        )
+    else:
+        head = (
+            f"<meta property='og:type' content='product'><meta property='og:title' content='{esc(title)}'>"
+            f"<meta property='og:image' content='{image}'><meta property='og:url' content='{url}'>"
+            f"<meta property='product:price:amount' content='{price}'>"
+            "<meta property='product:price:currency' content='USD'>"
+            "<meta property='product:availability' content='in stock'>"
+            f"<meta property='product:retailer_item_id' content='{p.sku}'>"
+        )
+        body = f"<h1>{esc(title)}</h1><p class='price'>${price}</p><p>SKU {p.sku}</p>"
+    return _page(title, head, body)
+
+
+class DemoShop:
+    """The shop's state: seed, current cycle, and when the planted events start."""
+
+    def __init__(self, seed: int = 7, event_cycle: int = 3) -> None:
+        self.seed = seed
+        self.event_cycle = event_cycle
+        self.cycle = 0
+        self.products = {p.sku: p for p in catalogue(seed)}
+        self.hits = 0
+        self.lock = threading.Lock()
+
+    def price(self, p: ShopProduct) -> Decimal:
+        return price_at(p, self.cycle, self.seed, self.event_cycle)
+
+    def respond(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
+                base: str) -> tuple[int, str, str]:
+        """(status, content type, body) for one request."""
+        with self.lock:
+            self.hits += 1
+        parts = [p for p in path.split("/") if p]
+        if path == "/robots.txt":
+            return 200, "text/plain", (
+                "User-agent: *\nDisallow: /acme/cart\nDisallow: /_control\n"
+                f"Sitemap: {base}/sitemap.xml\n"
+            )
+        if path == "/sitemap.xml":
+            urls = "".join(
+                f"<url><loc>{base}/{p.retailer}/product/{p.sku}</loc></url>"
+                for p in self.products.values()
+            )
+            return 200, "application/xml", (
+                "<?xml version='1.0' encoding='UTF-8'?>"
+                f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{urls}</urlset>"
+            )
+        if path == "/_control/cycle" and method == "POST":
+            try:
+                self.cycle = int(json.loads(body or b"{}")["cycle"])
+            except (ValueError, KeyError, TypeError):
+                return 400, "application/json", '{"error": "send {\\"cycle\\": N}"}'
+            return 200, "application/json", json.dumps({"cycle": self.cycle})
+        if path == "/_control/state":
+            return 200, "application/json", json.dumps({"cycle": self.cycle, "hits": self.hits})
+        if len(parts) == 3 and parts[0] in RETAILERS and parts[1] == "category":
+            return self._category(parts[0], parts[2], query, base)
+        if len(parts) == 3 and parts[0] in RETAILERS and parts[1] == "product":
+            product = self.products.get(parts[2])
+            if product and product.retailer == parts[0]:
+                url = f"{base}{path}"
+                return 200, "text/html; charset=utf-8", render_product(product, self.price(product), url)
+        return 404, "text/html", _page("Not found", "", "<h1>Page not found</h1>")
+
+    def _category(self, retailer: str, category: str, query: dict[str, list[str]],
+                  base: str) -> tuple[int, str, str]:
+        if category not in CATEGORIES:
+            return 404, "text/html", _page("Not found", "", "<h1>No such category</h1>")
+        items = [p for p in self.products.values() if p.retailer == retailer and p.category == category]
+        try:
+            page = max(1, int(query.get("page", ["1"])[0]))
+        except ValueError:
+            page = 1
+        chunk = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        links = "".join(
+            f"<li class='product-card'><a class='product-link' href='/{retailer}/product/{p.sku}'>"
+            f"{html.escape(p.title)}</a> <span class='card-price'>${self.price(p)}</span></li>"
+            for p in chunk
+        )
+        nav = ""
+        if page * PAGE_SIZE < len(items):
+            nav = f"<a rel='next' class='next' href='/{retailer}/category/{category}?page={page + 1}'>Next</a>"
+        title = f"{retailer.title()} — {category}"
+        return 200, "text/html; charset=utf-8", _page(title, "", f"<h1>{title}</h1><ul>{links}</ul>{nav}")
+
+
+def make_handler(shop: DemoShop) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+            status, ctype, text = shop.respond(
+                method, parts.path, parse_qs(parts.query), body, f"http://{host}"
+            )
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self._serve("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._serve("POST")
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # quiet: the crawler's own stats say what was fetched
+
+    return Handler
+
+
+class ShopServer:
+    """The demo shop served on loopback in a background thread (port 0: any free port)."""
+
+    def __init__(self, shop: DemoShop | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.shop = shop or DemoShop()
+        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.shop))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ShopServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
