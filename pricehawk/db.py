@@ -87,10 +87,17 @@ def _yoyo_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
 
 
-def _backend_and_migrations(url: str) -> tuple[Any, Any]:
+@contextmanager
+def _yoyo(url: str) -> Iterator[tuple[Any, Any]]:
+    """yoyo's backend (closed afterwards: an open one blocks cloning the database) and our
+    migrations."""
     from yoyo import get_backend, read_migrations
 
-    return get_backend(_yoyo_url(url)), read_migrations(str(SQL_DIR))
+    backend = get_backend(_yoyo_url(url))
+    try:
+        yield backend, read_migrations(str(SQL_DIR))
+    finally:
+        backend.connection.close()
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,7 @@ class MigrationState:
 
 def migration_status(url: str) -> list[MigrationState]:
     """Every migration in sql/ and whether it is applied, in order."""
-    backend, migrations = _backend_and_migrations(url)
-    with backend.lock():
+    with _yoyo(url) as (backend, migrations), backend.lock():
         pending = {m.id for m in backend.to_apply(migrations)}
     return [MigrationState(m.id, m.id not in pending) for m in migrations]
 
@@ -122,8 +128,7 @@ def _advisory_lock(url: str) -> Iterator[None]:
 def upgrade(url: str) -> list[str]:
     """Apply pending migrations under the advisory lock; return their ids."""
     with _advisory_lock(url):
-        backend, migrations = _backend_and_migrations(url)
-        with backend.lock():
+        with _yoyo(url) as (backend, migrations), backend.lock():
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)
     return [m.id for m in pending]
@@ -132,8 +137,7 @@ def upgrade(url: str) -> list[str]:
 def downgrade(url: str, steps: int = 1) -> list[str]:
     """Roll back the last `steps` applied migrations (all of them when steps <= 0)."""
     with _advisory_lock(url):
-        backend, migrations = _backend_and_migrations(url)
-        with backend.lock():
+        with _yoyo(url) as (backend, migrations), backend.lock():
             applied = backend.to_rollback(migrations)
             chosen = applied if steps <= 0 else applied[:steps]
             backend.rollback_migrations(chosen)
