@@ -73,7 +73,8 @@ def extract(
     sel = _selector_fields(page, config, currency=fallback_currency)
     visible = read_visible(page, currency=fallback_currency)
     signals = page_signals(page)
-    health = classify(signals, has_product_data=bool(main) or sel.get("price") is not None)
+    has_data = bool(main) or "price" in sel or visible.price is not None or bool(visible.candidates)
+    health = classify(signals, has_product_data=has_data)
     title = _title(main, sel, page)
     if health != "ok":
         return ExtractionResult(url=url, title=title, health=health)

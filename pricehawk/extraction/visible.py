@@ -1,12 +1,154 @@
-"""Visible-page fallback: the price a shopper sees in the main buy box."""
+"""Visible-page fallback: the price a shopper sees in the main buy box.
+
+Every element whose class, id or test hook names a price is a candidate; each gets a score from
+pure rules over its own attributes, its label text and its ancestors (buy box: up; carousel,
+header, cart drawer: down). Instalments ("$29/mo"), savings badges, shipping fees and unit
+prices are not prices; struck-through and "was" prices are list prices.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from lxml.html import HtmlElement
+
 from pricehawk.extraction.models import Candidate
 from pricehawk.extraction.page import Page
+from pricehawk.extraction.prices import decimal_separator_for, parse_price_text
+
+_PRICE_WORDS = ("price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris")
+_HOOK_ATTRS = ("class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation")
+_LOWER = "translate({},'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')"
+_CANDIDATE_XPATH = (
+    "//body//*["
+    + " or ".join(
+        f"contains({_LOWER.format('@' + attr)},'{word}')"
+        for attr in _HOOK_ATTRS
+        for word in _PRICE_WORDS
+    )
+    + " or @data-price or @data-price-amount]"
+)
+
+_SKIP_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "meta", "link", "input", "select", "option",
+     "button", "img", "svg", "form", "html", "body", "head", "title"}
+)  # fmt: skip
+_STRUCK_TAGS = frozenset({"del", "s", "strike"})
+
+# Parts of a price that its container reads as a whole ("a-price-whole", "price__currency").
+_PART = re.compile(
+    r"(?:^|[-_ ])(?:whole|fraction|decimals?|cents?|symbol|currency|integer|dollars|int|dec|"
+    r"sup|sub|label|title|heading|wrapper|container|tag|icon)(?:$|[-_ ])|price-?(?:label|title)",
+    re.IGNORECASE,
+)
+_CURRENT = re.compile(
+    r"sale|special|final|current|now|actual|offer|selling|our|deal|reduced|promo|member|"
+    r"main|primary|pdp|product-?price|price-?large|big|display",
+    re.IGNORECASE,
+)
+_LIST = re.compile(
+    r"was|old|regular|compare|strike|original|list|rrp|msrp|before|crossed|retail|previous|"
+    r"uvp|reference|normal|standard|full|initial|base-?price|high",
+    re.IGNORECASE,
+)
+_NOT_PRICE_ATTR = re.compile(
+    r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|price-?per|monthly|"
+    r"month|install?ment|emi|financ|klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
+    r"freight|tax|points|reward|sub-?total|total|range|filter|slider|sort|facet|minicart|"
+    r"cart-?price|alert|drop|history|match|guarantee|compare-?at-?label",
+    re.IGNORECASE,
+)
+_NOT_PRICE_TEXT = re.compile(
+    r"\bsave\b|\byou save\b|\bsaving|\boff\b|%|/\s*(?:mo|month|mes|monat|mois|wk|week)\b|"
+    r"\bper (?:month|mo|week)\b|\ba month\b|\bmonthly\b|\binstal+ments?\b|\bcuotas?\b|\bx\s*\d|"
+    r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
+    r"/\s*(?:kg|g|100\s?g|lb|oz|l|ml|100\s?ml|m|ea|each|unit|st(?:k|ück)?)\b|\bunit price\b|"
+    r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
+    r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward",
+    re.IGNORECASE,
+)
+_LIST_TEXT = re.compile(
+    r"\bwas\b|\bbefore\b|\bregular\b|\breg\.?\b|\blist(?: price)?\b|\brrp\b|\bmsrp\b|\buvp\b|"
+    r"\bstatt\b|\bantes\b|\bavant\b|\bprecio normal\b|\bnormal\b|\boriginal\b|\bcompare at\b|"
+    r"\bprix de référence\b|\bvorher\b|\bprecio anterior\b|\bprix barré\b|\bnormalpreis\b|"
+    r"\bvalue\b|\bretail\b",
+    re.IGNORECASE,
+)
+_CURRENT_TEXT = re.compile(
+    r"\bnow\b|\bsale\b|\bour price\b|\bprice\b|\bahora\b|\bjetzt\b|\bmaintenant\b|\boferta\b|"
+    r"\bprecio\b|\bpreis\b|\bprix\b|\bdeal\b|\bspecial\b|\bsolo\b|\bonly\b|\bnur\b",
+    re.IGNORECASE,
+)
+# Regions that show other products' prices or totals, never this product's.
+_BAD_REGION = re.compile(
+    r"related|recommend|carousel|similar|upsell|up-sell|cross-?sell|also|recent|viewed|suggest|"
+    r"accessor|bundle|footer|header|(?:^|[-_ ])nav|menu|mini-?cart|cart-?drawer|side-?cart|"
+    r"sidebar|review|slider|swiper|slick|sponsor|widget|you-may|others|more-from|wishlist|"
+    r"(?:^|[-_ ])reco|product-?card|product-?tile|product-?grid|product-?list|productcard|"
+    r"producttile|product-item(?:$|[-_ ]|s)|(?:^|[-_ ])plp|search-?result|listing|"
+    r"frequently|complete-the-look|shop-the-look|promo-?banner|banner|modal|popup|newsletter|"
+    r"compare|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment",
+    re.IGNORECASE,
+)
+_BAD_REGION_TAGS = frozenset({"footer", "nav", "header", "aside", "dialog"})
+_BUY_BOX = re.compile(
+    r"buy-?box|product-?info|product-?detail|(?:^|[-_ ])pdp|product-?main|product__info|"
+    r"product-?summary|product-?form|purchase|add-?to-?cart|product-?essential|product-?view|"
+    r"product-?single|main-?product|product-?page|item-?detail|product_main|product-?hero|"
+    r"price-?box|product-?price|buy-?section|product-?offer|offer-?box|summary",
+    re.IGNORECASE,
+)
+_CURRENCY_IN_TEXT = re.compile(
+    r"[$€£¥₹₩₽₺₪฿₫₱₴]|\b(?:USD|EUR|GBP|CAD|AUD|CLP|MXN|BRL|JPY|CHF|SEK|NOK|DKK|PLN|CZK|ARS|COP|"
+    r"INR|NZD|kr|zł|Kč|Ft|lei|R\$|Rs\.?|RM|Rp|S/)(?:\b|\s|\d)",
+)
+_ADD_TO_CART = re.compile(
+    r"add to (?:cart|bag|basket|trolley)|buy now|in den warenkorb|añadir al carrito|"
+    r"agregar al carr|ajouter au panier|aggiungi al carrello|adicionar ao carrinho|comprar",
+    re.IGNORECASE,
+)
+
+_OUT_OF_STOCK = re.compile(
+    r"out of stock|sold out|currently unavailable|no longer available|unavailable|"
+    r"notify me when|email me when|back in stock|agotado|sin stock|ausverkauft|"
+    r"nicht (?:mehr )?(?:verfügbar|lieferbar)|épuisé|rupture de stock|esaurito|"
+    r"non disponibile|esgotado|indisponível|uitverkocht|slutsåld|no disponible|"
+    r"temporarily out|not available",
+    re.IGNORECASE,
+)
+_PREORDER = re.compile(
+    r"pre-?order|preventa|vorbestell|précommande|prenota|pré-venda|backorder|back-order",
+    re.IGNORECASE,
+)
+_LIMITED = re.compile(
+    r"only \d+ left|low stock|few left|limited stock|last \d+ (?:items?|units?)|quedan \d+|"
+    r"nur noch \d+|plus que \d+|ultimi \d+|almost gone",
+    re.IGNORECASE,
+)
+_IN_STOCK = re.compile(
+    r"in stock|available|add to (?:cart|bag|basket)|buy now|en stock|auf lager|disponible|"
+    r"in den warenkorb|añadir al carrito|agregar al carr|ajouter au panier|lieferbar|"
+    r"ships (?:today|tomorrow|in)|ready to ship",
+    re.IGNORECASE,
+)
+
+
+def availability_from_text(text: str) -> str | None:
+    """Free text in a buy box ("Sold out", "Only 3 left", "Add to cart") -> our vocabulary."""
+    if not text:
+        return None
+    if _PREORDER.search(text):
+        return "preorder"
+    if _OUT_OF_STOCK.search(text):
+        return "out_of_stock"
+    if _LIMITED.search(text):
+        return "limited"
+    if _IN_STOCK.search(text):
+        return "in_stock"
+    return None
 
 
 @dataclass(frozen=True)
@@ -19,19 +161,371 @@ class VisibleReading:
     confident: bool = False
     candidates: tuple[Candidate, ...] = ()
     availability: str | None = None
-    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One visible price with its score (internal)."""
+
+    price: Decimal
+    currency: str | None
+    score: float
+    is_list: bool
+    in_buy_box: bool
+    text: str
+    order: int
+
+
+def _hooks(el: HtmlElement) -> str:
+    return " ".join(el.get(a, "") for a in _HOOK_ATTRS if el.get(a))
+
+
+def _hidden(el: HtmlElement) -> bool:
+    if el.get("hidden") is not None:
+        return True
+    style = (el.get("style") or "").replace(" ", "").lower()
+    if "display:none" in style or "visibility:hidden" in style:
+        return True
+    cls = (el.get("class") or "").lower()
+    return bool(re.search(r"(?:^|\s)(?:hidden|d-none|hide|is-hidden|visually-hidden-none)(?:\s|$)", cls))
+
+
+def price_text(el: HtmlElement, sep: str | None) -> str:
+    """An element's text with struck-through parts left out and "$19<sup>99</sup>" as 19.99."""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement, skip_struck: bool) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if not isinstance(child.tag, str):
+                pass
+            elif (child.tag in _STRUCK_TAGS and skip_struck) or child.tag in ("script", "style"):
+                pass
+            elif child.tag == "sup" and parts and re.search(r"\d\s*$", parts[-1]):
+                sup = (child.text_content() or "").strip()
+                if re.fullmatch(r"\d{2}", sup):
+                    parts.append((sep or ".") + sup)
+                else:
+                    walk(child, skip_struck)
+            else:
+                walk(child, skip_struck)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el, el.tag not in _STRUCK_TAGS)
+    return " ".join("".join(parts).split())
+
+
+def _label_text(el: HtmlElement) -> str:
+    """Text right before the element (its label): previous siblings and the parent's lead."""
+    bits: list[str] = []
+    prev = el.getprevious()
+    if prev is not None and isinstance(prev.tag, str):
+        bits.append(prev.text_content()[-60:])
+    parent = el.getparent()
+    if parent is not None:
+        if parent.text:
+            bits.append(parent.text[-60:])
+        if prev is None:
+            pprev = parent.getprevious()
+            if pprev is not None and isinstance(pprev.tag, str):
+                bits.append(pprev.text_content()[-40:])
+    if el.tail:
+        bits.append(el.tail[:20])
+    return " ".join(" ".join(bits).split())
+
+
+@dataclass(frozen=True)
+class Region:
+    """The ancestors' verdict on a candidate (internal)."""
+
+    bad: bool
+    buy_box: bool
+    struck: bool
+    list_hint: bool
+
+
+def _region(el: HtmlElement, buy_box_root: HtmlElement | None, cache: dict[HtmlElement, Region]) -> Region:
+    """Walk up the ancestors once per element (results cached per ancestor)."""
+    chain: list[HtmlElement] = []
+    node: HtmlElement | None = el.getparent()
+    inherited = Region(False, False, False, False)
+    while node is not None:
+        got = cache.get(node)
+        if got is not None:
+            inherited = got
+            break
+        chain.append(node)
+        node = node.getparent()
+    for anc in reversed(chain):
+        hooks = _hooks(anc)
+        tag = anc.tag if isinstance(anc.tag, str) else ""
+        bad = inherited.bad or tag in _BAD_REGION_TAGS or bool(hooks and _BAD_REGION.search(hooks))
+        buy = (
+            inherited.buy_box
+            or anc is buy_box_root
+            or bool(hooks and _BUY_BOX.search(hooks) and not _BAD_REGION.search(hooks))
+        )
+        struck = inherited.struck or tag in _STRUCK_TAGS
+        list_hint = inherited.list_hint or bool(
+            hooks and re.search(r"price", hooks, re.I) and _LIST.search(hooks)
+        )
+        inherited = Region(bad, buy, struck, list_hint)
+        cache[anc] = inherited  # keyed by element: keeps the lxml proxy (and its id) alive
+    return inherited
+
+
+def _main_heading(doc: HtmlElement) -> HtmlElement | None:
+    for h1 in doc.iter("h1"):
+        if any(
+            (isinstance(a.tag, str) and a.tag in ("header", "nav", "footer"))
+            or _BAD_REGION.search(_hooks(a) or "~")
+            for a in h1.iterancestors()
+        ):
+            continue
+        return h1
+    return None
+
+
+def _buy_box_root(doc: HtmlElement, h1: HtmlElement | None) -> HtmlElement | None:
+    """The smallest ancestor of the product title that also holds an add-to-cart control."""
+    if h1 is None:
+        return None
+    node = h1.getparent()
+    depth = 0
+    while node is not None and depth < 6 and node.tag not in ("body", "html"):
+        for ctl in node.iter("button", "input", "a"):
+            label = ctl.text_content() if ctl.tag != "input" else (ctl.get("value") or "")
+            hooks = _hooks(ctl) + " " + (ctl.get("name") or "")
+            if _ADD_TO_CART.search(label) or re.search(r"add-?to-?cart|addtocart|buy", hooks, re.I):
+                return node
+        node = node.getparent()
+        depth += 1
+    parent = h1.getparent()
+    return parent.getparent() if parent is not None else None
+
+
+def _score(
+    el: HtmlElement,
+    text: str,
+    region: Region,
+    *,
+    order: int,
+    page: Page,
+    currency: str | None,
+) -> Scored | None:
+    hooks = _hooks(el)
+    tag = el.tag if isinstance(el.tag, str) else ""
+    label = _label_text(el)
+    amount, cur = parse_price_text(text, locale=page.locale, currency=currency, url=page.url)
+    if amount is None or amount == 0:
+        return None
+    if _NOT_PRICE_TEXT.search(text) or (hooks and _NOT_PRICE_ATTR.search(hooks)):
+        return None
+    if _NOT_PRICE_TEXT.search(label) and not _CURRENT_TEXT.search(label):
+        return None
+    # A long text is a container or a sentence, not a price display.
+    if len(text) > 40:
+        return None
+    is_list = (
+        tag in _STRUCK_TAGS
+        or region.struck
+        or bool(hooks and _LIST.search(hooks) and not _CURRENT.search(hooks))
+        or bool(_LIST_TEXT.search(text))
+        or (bool(_LIST_TEXT.search(label)) and not _CURRENT_TEXT.search(text))
+        or (region.list_hint and not (hooks and _CURRENT.search(hooks)))
+    )
+    score = 1.0
+    if el.get("itemprop") == "price":
+        score += 2
+    if hooks and _CURRENT.search(hooks):
+        score += 1.5
+    if _CURRENCY_IN_TEXT.search(text) or cur is not None:
+        score += 1
+    if re.fullmatch(r"[^\d]{0,6}[\d.,'\s ]+[^\d]{0,6}", text):
+        score += 0.5  # the text is just a price, not a price inside a sentence
+    if region.buy_box:
+        score += 3
+    if region.bad:
+        score -= 6
+    score -= min(order, 200) * 0.002  # earlier on the page is likelier the main price
+    return Scored(amount, cur, score, is_list, region.buy_box, text, order)
+
+
+def _candidates(page: Page, currency: str | None) -> list[Scored]:
+    doc = page.doc
+    sep = decimal_separator_for(page.locale)
+    h1 = _main_heading(doc)
+    root = _buy_box_root(doc, h1)
+    els = [e for e in doc.xpath(_CANDIDATE_XPATH) if isinstance(e.tag, str)]
+    # Struck-through amounts ("Was <s>$349.99</s>") are list prices even without a price class.
+    struck = [
+        e
+        for e in doc.xpath("//body//del | //body//s | //body//strike")
+        if _CURRENCY_IN_TEXT.search(e.text_content() or "")
+    ]
+    if struck:
+        seen_ids = {id(e) for e in els}
+        els += [e for e in struck if id(e) not in seen_ids]
+        order_of = {id(e): i for i, e in enumerate(doc.iter())}
+        els.sort(key=lambda e: order_of.get(id(e), 0))
+    ids = {id(e) for e in els}
+    cache: dict[HtmlElement, Region] = {}
+    out: list[Scored] = []
+    for order, el in enumerate(els):
+        if el.tag in _SKIP_TAGS or _hidden(el):
+            continue
+        hooks = _hooks(el)
+        if _PART.search(hooks) and el.getparent() is not None and id(el.getparent()) in ids:
+            continue  # its container reads the whole price
+        data_price = el.get("data-price-amount") or el.get("data-price")
+        if _has_priced_descendant(el, ids, sep):
+            continue
+        text = price_text(el, sep)
+        if not re.search(r"\d", text) and data_price:
+            text = data_price
+        if not text or not re.search(r"\d", text):
+            continue
+        region = _region(el, root, cache)
+        if any(_hidden(a) for a in el.iterancestors()):
+            continue
+        scored = _score(el, text, region, order=order, page=page, currency=currency)
+        if scored is not None:
+            out.append(scored)
+    if not any(s.in_buy_box and not s.is_list for s in out) and root is not None:
+        out.extend(_text_scan(root, page, currency, cache, len(els)))
+    return out
+
+
+def _has_priced_descendant(el: HtmlElement, ids: set[int], sep: str | None) -> bool:
+    for d in el.iterdescendants():
+        if id(d) in ids and not _PART.search(_hooks(d)) and re.search(r"\d", price_text(d, sep)):
+            return True
+    return False
+
+
+def _text_scan(
+    root: HtmlElement, page: Page, currency: str | None, cache: dict[HtmlElement, Region], base: int
+) -> Iterable[Scored]:
+    """Prices in the buy box that no class names: short text nodes with a currency."""
+    for i, el in enumerate(root.iter()):
+        if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS or el.tag in ("h1", "h2"):
+            continue
+        own = (el.text or "").strip()
+        if not own or len(own) > 30 or not _CURRENCY_IN_TEXT.search(own):
+            continue
+        if not re.search(r"\d", own) or _hidden(el):
+            continue
+        region = _region(el, root, cache)
+        scored = _score(el, own, region, order=base + i, page=page, currency=currency)
+        if scored is not None:
+            yield Scored(
+                scored.price,
+                scored.currency,
+                scored.score - 1.5,
+                scored.is_list,
+                scored.in_buy_box,
+                scored.text,
+                scored.order,
+            )
 
 
 def read_visible(page: Page, *, currency: str | None) -> VisibleReading:
-    """Placeholder reading (no visible price)."""
-    return VisibleReading()
+    """The buy-box price, its list price and stock word, with a confidence."""
+    scored = _candidates(page, currency)
+    current = sorted((s for s in scored if not s.is_list), key=lambda s: -s.score)
+    availability = _visible_availability(page)
+    if not current or current[0].score < 1.5:
+        return VisibleReading(availability=availability)
+    best = current[0]
+    rivals = [s for s in current[1:] if s.price != best.price and s.score >= best.score - 0.75]
+    if rivals:
+        seen: dict[Decimal, Scored] = {}
+        for s in [best, *rivals]:
+            seen.setdefault(s.price, s)
+        cands = tuple(
+            Candidate(s.price, s.currency or currency, "visible", s.text) for s in seen.values()
+        )
+        return VisibleReading(candidates=cands, availability=availability)
+    lists = sorted(
+        (s for s in scored if s.is_list and s.price > best.price and s.score >= best.score - 3),
+        key=lambda s: -s.score,
+    )
+    confident = best.in_buy_box and best.score >= 5 and not any(
+        s.price != best.price and s.score >= best.score - 2 for s in current[1:]
+    )
+    return VisibleReading(
+        price=best.price,
+        list_price=lists[0].price if lists else None,
+        currency=best.currency,
+        confident=confident,
+        candidates=(),
+        availability=availability,
+    )
+
+
+def _visible_availability(page: Page) -> str | None:
+    """Stock words near the buy box; a disabled add-to-cart button means out of stock."""
+    doc = page.doc
+    h1 = _main_heading(doc)
+    root = _buy_box_root(doc, h1)
+    if root is None:
+        return None
+    for btn in root.iter("button", "input"):
+        label = btn.text_content() if btn.tag == "button" else (btn.get("value") or "")
+        if _ADD_TO_CART.search(label) and btn.get("disabled") is not None:
+            return "out_of_stock"
+    found = None
+    for el in root.xpath(
+        ".//*[contains(translate(@class,'STOCKAVLIBY','stockavliby'),'stock') or "
+        "contains(translate(@class,'STOCKAVLIBY','stockavliby'),'availab') or "
+        "contains(translate(@id,'STOCKAVLIBY','stockavliby'),'availab')]"
+    ):
+        got = availability_from_text(" ".join(el.text_content().split())[:120])
+        if got:
+            return got
+    for btn in root.iter("button", "input"):
+        label = btn.text_content() if btn.tag == "button" else (btn.get("value") or "")
+        if _ADD_TO_CART.search(label):
+            found = "in_stock"  # an enabled add-to-cart control
+    return found
 
 
 def selected_option_tokens(page: Page) -> set[str]:
-    """Placeholder."""
-    return set()
+    """Values and labels of the variant options the page shows as selected."""
+    doc = page.doc
+    tokens: set[str] = set()
+    for opt in doc.xpath("//select//option[@selected]"):
+        tokens.update(_option_values(opt, opt.text_content()))
+    for inp in doc.xpath("//input[(@type='radio' or @type='checkbox') and @checked]"):
+        tokens.update(_option_values(inp, ""))
+        inp_id = inp.get("id")
+        if inp_id:
+            for label in doc.xpath("//label[@for=$i]", i=inp_id):
+                tokens.update(_option_values(label, label.text_content()))
+    for el in doc.xpath(
+        "//*[@aria-checked='true' or @aria-selected='true' or @aria-pressed='true' or "
+        "contains(concat(' ', normalize-space(@class), ' '), ' selected ') or "
+        "contains(concat(' ', normalize-space(@class), ' '), ' is-selected ') or "
+        "contains(concat(' ', normalize-space(@class), ' '), ' active ')]"
+    ):
+        if any(_VARIANT_HOOK.search(_hooks(a) or "~") for a in el.iterancestors()):
+            tokens.update(_option_values(el, el.text_content()))
+    tokens.discard("")
+    return {t for t in tokens if t not in _PLACEHOLDERS and len(t) <= 60}
 
 
-def availability_from_text(text: str) -> str | None:
-    """Placeholder."""
-    return None
+_VARIANT_HOOK = re.compile(r"variant|swatch|option|size|colou?r|picker|selector|attribute", re.I)
+_PLACEHOLDERS = frozenset({"choose", "select", "choose an option", "select size", "-", "none"})
+
+
+def _option_values(el: HtmlElement, text: str) -> set[str]:
+    out = set()
+    for attr in ("value", "data-value", "data-sku", "data-variant-id", "data-variant", "title"):
+        v = el.get(attr)
+        if v:
+            out.add(v.strip().lower())
+    if text:
+        out.add(" ".join(text.split()).lower())
+    return out
