@@ -81,6 +81,14 @@ _SHELL_ROOT = re.compile(
     r"(?:<!--.*?-->\s*)?</div>",
     re.IGNORECASE | re.DOTALL,
 )
+_CONSENT_XPATH = (
+    "//body//*[contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'consent') or "
+    "contains(translate(@class,'CONSETOKIGDPRM','consetokigdprm'),'consent') or "
+    "contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'cookie') or "
+    "contains(translate(@class,'CONSETOKIGDPRM','consetokigdprm'),'cookie') or "
+    "contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'gdpr') or "
+    "contains(translate(@class,'CONSETOKIGDPRM','consetokigdprm'),'gdpr')]"
+)
 _NOSCRIPT_JS = re.compile(r"enable javascript|javascript (?:is )?(?:required|disabled)", re.I)
 
 
@@ -94,6 +102,7 @@ class PageSignals:
     has_password_field: bool
     script_count: int
     url: str
+    consent_share: float = 0.0
 
 
 def page_signals(page: Page) -> PageSignals:
@@ -119,6 +128,7 @@ def page_signals(page: Page) -> PageSignals:
             if el.tail and el is not body:
                 parts.append(el.tail)
         text = " ".join(" ".join(parts).split())
+    counted: set[object] = set()
     markers: list[str] = []
     for el in doc.iter("script", "iframe", "form", "div", "noscript"):
         for attr in ("src", "action", "class", "id", "data-sitekey"):
@@ -129,6 +139,11 @@ def page_signals(page: Page) -> PageSignals:
             markers.append(el.text_content()[:300])
         elif el.tag == "div" and el.get("id") and len(el) == 0 and not (el.text or "").strip():
             markers.append(f'<div id="{el.get("id")}"></div>')
+    consent_chars = 0
+    for el in doc.xpath(_CONSENT_XPATH):
+        if not any(a in counted for a in el.iterancestors()):
+            counted.add(el)
+            consent_chars += len(" ".join(el.text_content().split()))
     has_password = bool(doc.xpath("//input[translate(@type,'PASSWORD','password')='password']"))
     scripts = len(doc.xpath("//script"))
     return PageSignals(
@@ -138,6 +153,7 @@ def page_signals(page: Page) -> PageSignals:
         has_password_field=has_password,
         script_count=scripts,
         url=page.url,
+        consent_share=consent_chars / len(text) if text else 0.0,
     )
 
 
@@ -167,8 +183,9 @@ def classify(signals: PageSignals, *, has_product_data: bool) -> str:
         return "login_wall"
     if _LOGIN_REQUIRED.search(head_text) and short:
         return "login_wall"
+    # Nearly every shop has a cookie banner: only a page that is mostly consent is a consent wall.
     if (_CONSENT_TEXT.search(title) or _CONSENT_HOST.search(signals.url)) or (
-        short and _CONSENT_TEXT.search(head_text)
+        short and signals.consent_share > 0.6 and _CONSENT_TEXT.search(head_text)
     ):
         return "consent"
     if len(text) < 200 and (

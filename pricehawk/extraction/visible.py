@@ -51,11 +51,11 @@ _CURRENT = re.compile(
 )
 _LIST = re.compile(
     r"was|old|regular|compare|strike|original|list|rrp|msrp|before|crossed|retail|previous|"
-    r"uvp|reference|normal|standard|full|initial|base-?price|high",
+    r"uvp|reference|normal|standard|initial|base-?price|high",
     re.IGNORECASE,
 )
 _NOT_PRICE_ATTR = re.compile(
-    r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|price-?per|monthly|"
+    r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|"
     r"month|install?ment|emi|financ|klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
     r"freight|tax|points|reward|sub-?total|total|range|filter|slider|sort|facet|minicart|"
     r"cart-?price|alert|drop|history|match|guarantee|compare-?at-?label",
@@ -65,7 +65,7 @@ _NOT_PRICE_TEXT = re.compile(
     r"\bsave\b|\byou save\b|\bsaving|\boff\b|%|/\s*(?:mo|month|mes|monat|mois|wk|week)\b|"
     r"\bper (?:month|mo|week)\b|\ba month\b|\bmonthly\b|\binstal+ments?\b|\bcuotas?\b|\bx\s*\d|"
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
-    r"/\s*(?:kg|g|100\s?g|lb|oz|l|ml|100\s?ml|m|ea|each|unit|st(?:k|ück)?)\b|\bunit price\b|"
+    r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|\bunit price\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward",
     re.IGNORECASE,
@@ -90,7 +90,8 @@ _BAD_REGION = re.compile(
     r"(?:^|[-_ ])reco|product-?card|product-?tile|product-?grid|product-?list|productcard|"
     r"producttile|product-item(?:$|[-_ ]|s)|(?:^|[-_ ])plp|search-?result|listing|"
     r"frequently|complete-the-look|shop-the-look|promo-?banner|banner|modal|popup|newsletter|"
-    r"compare|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment",
+    r"compare|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment|"
+    r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|shipping|saving|(?:^|[-_ ])emi(?:$|[-_ ])",
     re.IGNORECASE,
 )
 _BAD_REGION_TAGS = frozenset({"footer", "nav", "header", "aside", "dialog"})
@@ -218,19 +219,28 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
 
 
 def _label_text(el: HtmlElement) -> str:
-    """Text right before the element (its label): previous siblings and the parent's lead."""
+    """The words right before the element (its label, e.g. "Was", "or 4 payments of") and the
+    few characters right after it (a unit such as "/mo" or "/100g")."""
     bits: list[str] = []
     prev = el.getprevious()
-    if prev is not None and isinstance(prev.tag, str):
-        bits.append(prev.text_content()[-60:])
-    parent = el.getparent()
-    if parent is not None:
-        if parent.text:
-            bits.append(parent.text[-60:])
-        if prev is None:
+    while prev is not None and not isinstance(prev.tag, str):
+        prev = prev.getprevious()
+    if prev is not None:
+        prev_text = " ".join(prev.text_content().split())
+        if len(prev_text) <= 30 and not re.search(r"\d", prev_text):
+            bits.append(prev_text)  # a label element: <span>Was</span><s>$10</s>
+        if prev.tail:
+            bits.append(prev.tail[-40:])
+    else:
+        parent = el.getparent()
+        if parent is not None and parent.text:
+            bits.append(parent.text[-40:])
+        elif parent is not None:
             pprev = parent.getprevious()
             if pprev is not None and isinstance(pprev.tag, str):
-                bits.append(pprev.text_content()[-40:])
+                ptext = " ".join(pprev.text_content().split())
+                if len(ptext) <= 30 and not re.search(r"\d", ptext):
+                    bits.append(ptext)
     if el.tail:
         bits.append(el.tail[:20])
     return " ".join(" ".join(bits).split())
