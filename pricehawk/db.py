@@ -34,7 +34,7 @@ def database_url(settings: Settings) -> str:
     """The database URL to use: DATABASE_URL, else the embedded server's (started on demand)."""
     if settings.database_url:
         return settings.database_url
-    return embedded_server(settings).get_uri()
+    return str(embedded_server(settings).get_uri())
 
 
 def embedded_server(settings: Settings) -> Any:
@@ -45,7 +45,9 @@ def embedded_server(settings: Settings) -> Any:
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", pgdata)
-        _embedded[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")
+        _embedded[pgdata] = pgserver.get_server(  # type: ignore[attr-defined]
+            pgdata, cleanup_mode="stop"
+        )
     return _embedded[pgdata]
 
 
@@ -127,20 +129,18 @@ def _advisory_lock(url: str) -> Iterator[None]:
 
 def upgrade(url: str) -> list[str]:
     """Apply pending migrations under the advisory lock; return their ids."""
-    with _advisory_lock(url):
-        with _yoyo(url) as (backend, migrations), backend.lock():
-            pending = backend.to_apply(migrations)
-            backend.apply_migrations(pending)
+    with _advisory_lock(url), _yoyo(url) as (backend, migrations), backend.lock():
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
     return [m.id for m in pending]
 
 
 def downgrade(url: str, steps: int = 1) -> list[str]:
     """Roll back the last `steps` applied migrations (all of them when steps <= 0)."""
-    with _advisory_lock(url):
-        with _yoyo(url) as (backend, migrations), backend.lock():
-            applied = backend.to_rollback(migrations)
-            chosen = applied if steps <= 0 else applied[:steps]
-            backend.rollback_migrations(chosen)
+    with _advisory_lock(url), _yoyo(url) as (backend, migrations), backend.lock():
+        applied = backend.to_rollback(migrations)
+        chosen = applied if steps <= 0 else applied[:steps]
+        backend.rollback_migrations(chosen)
     return [m.id for m in chosen]
 
 

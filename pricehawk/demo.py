@@ -57,13 +57,16 @@ def seed_demo_users(conn: Any) -> None:
 
 
 def set_shop_cycle(shop_url: str, cycle: int) -> None:
-    request = urllib.request.Request(
+    """Move the demo shop to a crawl cycle (its prices follow)."""
+    if not shop_url.startswith("http://"):
+        raise ValueError(f"the demo shop is served over http, not {shop_url!r}")
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
         f"{shop_url}/_control/cycle",
         data=json.dumps({"cycle": cycle}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         response.read()
 
 
@@ -85,7 +88,7 @@ def wait_until_settled(pool: Any, timeout_s: float) -> bool:
                         + (SELECT count(*) FROM notification_outbox
                            WHERE status IN ('pending', 'sending') AND due_at <= now()) AS n"""
             ).fetchone()
-        if row["n"] == 0:
+        if row is not None and row["n"] == 0:
             return True
         time.sleep(0.2)
     return False

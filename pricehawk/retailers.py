@@ -160,7 +160,8 @@ def sync_retailers(conn: Any, retailers: list[Retailer]) -> dict[str, int]:
     for r in retailers:
         row = conn.execute(
             """
-            INSERT INTO retailers (slug, name, domains, fetch_mode, currency, crawl_interval_s, config)
+            INSERT INTO retailers
+                (slug, name, domains, fetch_mode, currency, crawl_interval_s, config)
             VALUES (%s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (slug) DO UPDATE SET name = excluded.name, domains = excluded.domains,
                 fetch_mode = excluded.fetch_mode, currency = excluded.currency,

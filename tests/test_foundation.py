@@ -46,9 +46,7 @@ def test_observation_partitions_accept_any_date(conn: Any) -> None:
         )
     # creating a partition later moves the default partition's rows into it
     conn.execute("SELECT ensure_observation_partition('2031-06-15')")
-    moved = conn.execute(
-        "SELECT count(*) AS n FROM price_observations_2031_06"
-    ).fetchone()["n"]
+    moved = conn.execute("SELECT count(*) AS n FROM price_observations_2031_06").fetchone()["n"]
     assert moved == 1
 
 
