@@ -24,7 +24,7 @@ class FetchError(Exception):
     """A page could not be fetched; the message says why, for a person to read."""
 
 
-class RobotsDisallowed(FetchError):
+class RobotsDisallowed(FetchError):  # noqa: N818 - the name other apps already import
     """robots.txt does not allow our User-Agent to fetch this URL."""
 
 

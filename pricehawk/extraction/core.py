@@ -8,13 +8,14 @@ disagreement recorded. Conflicts nothing can settle make the result ambiguous, n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from parsel import Selector
 
-from pricehawk.extraction.health import classify, page_signals
+from pricehawk.extraction.health import classify, health_for_status, page_signals
 from pricehawk.extraction.models import Candidate, ExtractionResult, Offer
 from pricehawk.extraction.page import Page, parse
 from pricehawk.extraction.prices import (
@@ -24,6 +25,7 @@ from pricehawk.extraction.prices import (
 )
 from pricehawk.extraction.selectors import SelectorConfig
 from pricehawk.extraction.structured import (
+    Node,
     Product,
     json_ld_nodes,
     meta_tags,
@@ -58,8 +60,13 @@ def extract(
     selectors: SelectorConfig | None = None,
     locale: str | None = None,
     currency: str | None = None,
+    status: int | None = None,
 ) -> ExtractionResult:
-    """Read the product on one page (see the module docstring for how it decides)."""
+    """Read the product on one page (see the module docstring for how it decides).
+
+    `status` is the HTTP status the page came with, when known: an error status never yields a
+    price, whatever the body holds.
+    """
     config = selectors or SelectorConfig()
     locale = locale or config.locale
     currency = (currency or config.currency or "").upper() or None
@@ -76,6 +83,8 @@ def extract(
     has_data = bool(main) or "price" in sel or visible.price is not None or bool(visible.candidates)
     health = classify(signals, has_product_data=has_data)
     title = _title(main, sel, page)
+    if health == "ok":
+        health = health_for_status(status)
     if health != "ok":
         return ExtractionResult(url=url, title=title, health=health)
 
@@ -123,14 +132,18 @@ def extract(
 
 
 def _structured_products(page: Page, *, currency: str | None) -> list[Product]:
-    kw = {"base_url": page.base_url, "locale": page.locale, "currency": currency}
-    out = products_from_nodes(json_ld_nodes(page.doc), "json-ld", **kw)
+    def read(nodes: list[Node], method: str) -> list[Product]:
+        return products_from_nodes(
+            nodes, method, base_url=page.base_url, locale=page.locale, currency=currency
+        )
+
+    out = read(json_ld_nodes(page.doc), "json-ld")
     if page.doc.find(".//*[@itemscope]") is not None:
-        out += products_from_nodes(microdata_nodes(page.doc, page.base_url), "microdata", **kw)
-    out += products_from_nodes(rdfa_nodes(page.doc, page.base_url), "rdfa", **kw)
+        out += read(microdata_nodes(page.doc, page.base_url), "microdata")
+    out += read(rdfa_nodes(page.doc, page.base_url), "rdfa")
     og = opengraph_node(meta_tags(page.doc))
     if og is not None:
-        out += products_from_nodes([og], "opengraph", **kw)
+        out += read([og], "opengraph")
     return out
 
 
@@ -239,9 +252,12 @@ def _decide(
             structured.list_price = visible.list_price
             structured.currency = visible.currency or structured.currency
             structured.offer = None
-        if structured.list_price is None and visible.list_price is not None:
-            if visible.price == structured.price:
-                structured.list_price = visible.list_price
+        if (
+            structured.list_price is None
+            and visible.list_price is not None
+            and visible.price == structured.price
+        ):
+            structured.list_price = visible.list_price
         return structured
 
     if structured.ambiguous:
@@ -285,15 +301,13 @@ def _structured_decision(main: list[Product], visible: VisibleReading, page: Pag
             best.disagreements.append(
                 f"{product.method} price {best.price} != {other.method} price {od.price}"
             )
-        if best.ambiguous and od.price is not None:
-            continue
     if best.price is not None and any(
         od.price is not None and od.price != best.price for _, od in readings[1:]
     ):
         # Two structured syntaxes disagree: the visible page settles it if it can.
         values = {od.price for _, od in readings if od.price is not None}
         if visible.price in values:
-            for other, od in readings:
+            for _, od in readings:
                 if od.price == visible.price:
                     od.disagreements = best.disagreements
                     return od
@@ -324,6 +338,7 @@ def _product_decision(product: Product, visible: VisibleReading, page: Page) -> 
     if not priced:
         return d
     offer, candidates = choose_offer(priced, page, visible)
+    candidates = [replace(c, method=product.method) for c in candidates]
     if offer is None:
         d.ambiguous = True
         d.currency = priced[0].currency
@@ -403,8 +418,6 @@ def _offers_by_evidence(offers: list[Offer], page: Page) -> list[Offer]:
 
 
 def _words(text: str) -> set[str]:
-    import re
-
     low = text.lower()
     return set(re.split(r"[\s,/|()\-–:]+", low)) | {low}
 
@@ -417,8 +430,6 @@ def _same_query(offer_url: str, page_url: str, query: dict[str, str]) -> bool:
 
 
 def _mark_selected(offer: Offer, chosen: Offer | None) -> Offer:
-    from dataclasses import replace
-
     return replace(offer, selected=chosen is not None and offer is chosen)
 
 

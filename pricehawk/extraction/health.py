@@ -158,7 +158,7 @@ def page_signals(page: Page) -> PageSignals:
 
 
 def classify(signals: PageSignals, *, has_product_data: bool) -> str:
-    """"ok" or why this page cannot be trusted for a price."""
+    """ "ok" or why this page cannot be trusted for a price."""
     title, text, markers = signals.title, signals.text, signals.raw_markers
     head_text = text[:3000]
     short = len(text) < 1500
@@ -193,3 +193,14 @@ def classify(signals: PageSignals, *, has_product_data: bool) -> str:
     ):
         return "empty_shell"
     return "ok"
+
+
+def health_for_status(status: int | None) -> str:
+    """What an HTTP error status means for a page whose body looked fine."""
+    if status is None or status < 400:
+        return "ok"
+    if status in (401, 407):
+        return "login_wall"
+    if status in (403, 429, 451):
+        return "blocked"
+    return "error_page"

@@ -28,8 +28,10 @@ _COMMA_DECIMAL_LANGS = frozenset(
     }
 )  # fmt: skip
 # Regions whose convention differs from their language's (CLDR): Mexican, Swiss, Peruvian...
-_DOT_DECIMAL_REGIONS = frozenset({"es_MX", "es_US", "es_PE", "es_GT", "es_DO", "es_PR", "de_CH",
-                                  "fr_CH", "it_CH", "es_HN", "es_NI", "es_SV", "es_PA"})  # fmt: skip
+_DOT_DECIMAL_REGIONS = frozenset(
+    {"es_MX", "es_US", "es_PE", "es_GT", "es_DO", "es_PR", "de_CH", "fr_CH", "it_CH", "es_HN",
+     "es_NI", "es_SV", "es_PA", "de_LI"}
+)  # fmt: skip
 
 # Country code (from a locale region or a ccTLD) -> the local currency.
 COUNTRY_CURRENCY: dict[str, str] = {
@@ -95,7 +97,7 @@ def country_from_locale(locale: str | None) -> str | None:
 
 
 def normalise_locale(locale: str | None) -> str | None:
-    """"es-cl" -> "es_CL"; "de" -> "de"; junk -> None."""
+    """ "es-cl" -> "es_CL"; "de" -> "de"; junk -> None."""
     if not locale:
         return None
     parts = [p for p in re.split(r"[-_]", locale.strip()) if p]

@@ -49,8 +49,10 @@ class FieldSelector:
         sel = FieldSelector(kind, query)
         try:
             sel.select(Selector(text="<html></html>"))
-        except Exception as exc:  # noqa: BLE001 - parsel raises several types for bad queries
-            raise SelectorConfigError(f"extraction.{field_name}: invalid {kind} {query!r}: {exc}")
+        except Exception as exc:  # parsel raises several types for bad queries
+            raise SelectorConfigError(
+                f"extraction.{field_name}: invalid {kind} {query!r}: {exc}"
+            ) from exc
         return sel
 
     def select(self, sel: Selector) -> list[str]:
@@ -91,9 +93,8 @@ class SelectorConfig:
             if name in ("locale", "currency"):
                 continue
             if name not in SELECTOR_FIELDS:
-                raise SelectorConfigError(
-                    f"extraction.{name}: unknown field (expected one of {', '.join(SELECTOR_FIELDS)})"
-                )
+                known = ", ".join(SELECTOR_FIELDS)
+                raise SelectorConfigError(f"extraction.{name}: unknown field (expected: {known})")
             specs = spec if isinstance(spec, list) else [spec]
             if not all(isinstance(s, str) for s in specs):
                 raise SelectorConfigError(f"extraction.{name}: expected a string or a list")

@@ -80,7 +80,7 @@ def normalise_availability(value: object) -> str | None:
 
 
 def norm_key(key: str) -> str:
-    """"schema:PriceCurrency" / "http://schema.org/offers" -> "pricecurrency" / "offers"."""
+    """ "schema:PriceCurrency" / "http://schema.org/offers" -> "pricecurrency" / "offers"."""
     if key.startswith("@"):
         return key.lower()
     return _PREFIX.sub("", key).lower()
@@ -146,7 +146,9 @@ def image_value(value: Any, base_url: str) -> str | None:
 # JSON-LD loading (tolerant of the mistakes real shops make)
 
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
-_HTML_COMMENT = re.compile(r"^\s*(?:<!--|//\s*<!\[CDATA\[|<!\[CDATA\[)|(?:-->|//\s*\]\]>|\]\]>)\s*$")
+_HTML_COMMENT = re.compile(
+    r"^\s*(?:<!--|//\s*<!\[CDATA\[|<!\[CDATA\[)|(?:-->|//\s*\]\]>|\]\]>)\s*$"
+)
 _BAD_ESCAPE = re.compile(r"\\([^\"\\/bfnrtu])")
 _LINE_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
 
@@ -246,8 +248,8 @@ def _rdfa_value(el: HtmlElement, base_url: str) -> str:
     for attr in ("content", "href", "src", "resource"):
         v = el.get(attr)
         if v is not None:
-            return urljoin(base_url, v) if attr != "content" else v
-    return el.text_content()
+            return urljoin(base_url, str(v)) if attr != "content" else str(v)
+    return str(el.text_content())
 
 
 def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:
@@ -533,7 +535,9 @@ def interpret(node: Node, method: str, ctx: Context) -> Product:
         brand=_brand(node.get("brand") or node.get("manufacturer"), ctx),
         image=image_value(node.get("image"), ctx.base_url),
         url=urljoin(ctx.base_url, url) if url else None,
-        **ids,
+        sku=ids["sku"],
+        gtin=ids["gtin"],
+        mpn=ids["mpn"],
     )
     offers, price_range = _offers(node.get("offers"), ctx)
     for offer in offers:

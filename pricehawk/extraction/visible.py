@@ -55,17 +55,19 @@ _LIST = re.compile(
     re.IGNORECASE,
 )
 _NOT_PRICE_ATTR = re.compile(
-    r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|"
-    r"month|install?ment|emi|financ|klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
+    r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
+    r"price-?per(?!-?sellable)|monthly|month|install?ment|(?:^|[-_ ])emi(?:$|[-_ ])|financ|"
+    r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
     r"freight|tax|points|reward|sub-?total|total|range|filter|slider|sort|facet|minicart|"
-    r"cart-?price|alert|drop|history|match|guarantee|compare-?at-?label",
+    r"cart-?price|alert|history|match|guarantee|compare-?at-?label",
     re.IGNORECASE,
 )
 _NOT_PRICE_TEXT = re.compile(
     r"\bsave\b|\byou save\b|\bsaving|\boff\b|%|/\s*(?:mo|month|mes|monat|mois|wk|week)\b|"
     r"\bper (?:month|mo|week)\b|\ba month\b|\bmonthly\b|\binstal+ments?\b|\bcuotas?\b|\bx\s*\d|"
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
-    r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|\bunit price\b|"
+    r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
+    r"\bunit price\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward",
     re.IGNORECASE,
@@ -91,7 +93,8 @@ _BAD_REGION = re.compile(
     r"producttile|product-item(?:$|[-_ ]|s)|(?:^|[-_ ])plp|search-?result|listing|"
     r"frequently|complete-the-look|shop-the-look|promo-?banner|banner|modal|popup|newsletter|"
     r"compare|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment|"
-    r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|shipping|saving|(?:^|[-_ ])emi(?:$|[-_ ])",
+    r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|shipping|saving|"
+    r"(?:^|[-_ ])emi(?:$|[-_ ])",
     re.IGNORECASE,
 )
 _BAD_REGION_TAGS = frozenset({"footer", "nav", "header", "aside", "dialog"})
@@ -188,7 +191,9 @@ def _hidden(el: HtmlElement) -> bool:
     if "display:none" in style or "visibility:hidden" in style:
         return True
     cls = (el.get("class") or "").lower()
-    return bool(re.search(r"(?:^|\s)(?:hidden|d-none|hide|is-hidden|visually-hidden-none)(?:\s|$)", cls))
+    return bool(
+        re.search(r"(?:^|\s)(?:hidden|d-none|hide|is-hidden|visually-hidden-none)(?:\s|$)", cls)
+    )
 
 
 def price_text(el: HtmlElement, sep: str | None) -> str:
@@ -199,9 +204,11 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
         if node.text:
             parts.append(node.text)
         for child in node:
-            if not isinstance(child.tag, str):
-                pass
-            elif (child.tag in _STRUCK_TAGS and skip_struck) or child.tag in ("script", "style"):
+            if (
+                not isinstance(child.tag, str)
+                or (child.tag in _STRUCK_TAGS and skip_struck)
+                or child.tag in ("script", "style")
+            ):
                 pass
             elif child.tag == "sup" and parts and re.search(r"\d\s*$", parts[-1]):
                 sup = (child.text_content() or "").strip()
@@ -256,7 +263,9 @@ class Region:
     list_hint: bool
 
 
-def _region(el: HtmlElement, buy_box_root: HtmlElement | None, cache: dict[HtmlElement, Region]) -> Region:
+def _region(
+    el: HtmlElement, buy_box_root: HtmlElement | None, cache: dict[HtmlElement, Region]
+) -> Region:
     """Walk up the ancestors once per element (results cached per ancestor)."""
     chain: list[HtmlElement] = []
     node: HtmlElement | None = el.getparent()
@@ -462,8 +471,10 @@ def read_visible(page: Page, *, currency: str | None) -> VisibleReading:
         (s for s in scored if s.is_list and s.price > best.price and s.score >= best.score - 3),
         key=lambda s: -s.score,
     )
-    confident = best.in_buy_box and best.score >= 5 and not any(
-        s.price != best.price and s.score >= best.score - 2 for s in current[1:]
+    confident = (
+        best.in_buy_box
+        and best.score >= 5
+        and not any(s.price != best.price and s.score >= best.score - 2 for s in current[1:])
     )
     return VisibleReading(
         price=best.price,

@@ -56,8 +56,18 @@ def mismatches(case: Case, result: ExtractionResult) -> list[str]:
     want_price = exp.get("price")
     if (Decimal(want_price) if want_price else None) != result.price:
         out.append(f"price: want {want_price}, got {got['price']}")
-    for key in ("currency", "list_price", "availability", "sku", "gtin", "mpn", "brand", "image",
-                "title", "method"):
+    for key in (
+        "currency",
+        "list_price",
+        "availability",
+        "sku",
+        "gtin",
+        "mpn",
+        "brand",
+        "image",
+        "title",
+        "method",
+    ):
         if key not in exp:
             continue
         want = exp[key]
