@@ -204,8 +204,12 @@ def parse_structured_price(
         except InvalidOperation:
             return None
         return _clean(_zero_decimal_fix(text, amount, currency))
-    parsed = parse_price_text(text, locale=locale, currency=currency)
-    return parsed[0]
+    amount, found = parse_price_text(text, locale=locale, currency=None)
+    if found is None and re.search(r"[A-Za-z]", text):
+        return None  # words without a currency ("1e400", "call us"): not a price value
+    if amount is not None and currency in ZERO_DECIMAL_CURRENCIES:
+        amount = _clean(_zero_decimal_fix(text, amount, currency))
+    return amount
 
 
 def parse_price_text(
