@@ -1,0 +1,1 @@
+"""Deals: confirmed glitches as each tier may see them (its delay applied)."""

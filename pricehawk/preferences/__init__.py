@@ -1,0 +1,1 @@
+"""A subscriber's alert preferences and contact channels."""

@@ -1,0 +1,1 @@
+"""Tracked products: a subscriber pastes a product URL, we watch its price for them."""
