@@ -190,6 +190,44 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated Discord webhook URLs of public channels (teasers).",
         secret=True,
     ),
+    Setting(
+        "PRICEHAWK_BACKUP_DIR",
+        "backup_dir",
+        "",
+        "Folder for `pg_dump -Fc` backups (a mounted object-store bucket works)."
+        " Default: PRICEHAWK_HOME/backups.",
+    ),
+    Setting(
+        "PRICEHAWK_BACKUP_RETENTION_DAYS",
+        "backup_retention_days",
+        "7",
+        "Backups older than this many days are deleted (the newest verified one is always kept).",
+    ),
+    Setting(
+        "PRICEHAWK_METRICS_DIR",
+        "metrics_dir",
+        "",
+        "Folder of .prom files for the node exporter's textfile collector"
+        " (backup verified time...). Default: PRICEHAWK_HOME/metrics.",
+    ),
+    Setting(
+        "PRICEHAWK_PUSHGATEWAY_URL",
+        "pushgateway_url",
+        "",
+        "Prometheus Pushgateway URL for batch-job metrics (backups). Unset: textfile only.",
+    ),
+    Setting(
+        "PRICEHAWK_RETENTION_DAYS",
+        "retention_days",
+        "730",
+        "Price observations, crawl runs and finished outbox rows older than this are pruned.",
+    ),
+    Setting(
+        "PRICEHAWK_ACCOUNT_PURGE_DAYS",
+        "account_purge_days",
+        "30",
+        "What remains of a deleted account is removed this many days after deletion.",
+    ),
 )
 
 
@@ -232,6 +270,12 @@ class Settings:
     telegram_api_base: str = "https://api.telegram.org"
     telegram_webhook_secret: str = ""
     discord_public_webhooks_raw: str = ""
+    backup_dir: str = ""
+    backup_retention_days: int = 7
+    metrics_dir: str = ""
+    pushgateway_url: str = ""
+    retention_days: int = 730
+    account_purge_days: int = 30
     tier_delays: Mapping[str, int] = field(default_factory=dict)
     currency_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
