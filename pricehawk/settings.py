@@ -191,6 +191,24 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "DISCORD_API_BASE",
+        "discord_api_base",
+        "https://discord.com/api",
+        "Discord API base URL; a subscriber's Discord webhook must live under <base>/webhooks/.",
+    ),
+    Setting(
+        "PRICEHAWK_CHANNEL_RATES",
+        "channel_rates_raw",
+        "email=50,sms=1,whatsapp=1,telegram=25,discord=0.5",
+        "Sends per second per channel and dispatcher process (provider rate limits; 0: unlimited).",
+    ),
+    Setting(
+        "PRICEHAWK_SEND_TIMEOUT",
+        "send_timeout_s",
+        "10",
+        "Seconds a provider may take to answer a send before its outcome counts as unknown.",
+    ),
+    Setting(
         "PRICEHAWK_BACKUP_DIR",
         "backup_dir",
         "",
@@ -270,6 +288,9 @@ class Settings:
     telegram_api_base: str = "https://api.telegram.org"
     telegram_webhook_secret: str = ""
     discord_public_webhooks_raw: str = ""
+    discord_api_base: str = "https://discord.com/api"
+    channel_rates_raw: str = ""
+    send_timeout_s: float = 10.0
     backup_dir: str = ""
     backup_retention_days: int = 7
     metrics_dir: str = ""
