@@ -138,7 +138,7 @@ def _structured_products(page: Page, *, currency: str | None) -> list[Product]:
         )
 
     out = read(json_ld_nodes(page.doc), "json-ld")
-    if page.doc.find(".//*[@itemscope]") is not None:
+    if page.doc.xpath("boolean(//*[@itemscope])"):
         out += read(microdata_nodes(page.doc, page.base_url), "microdata")
     out += read(rdfa_nodes(page.doc, page.base_url), "rdfa")
     og = opengraph_node(meta_tags(page.doc))
@@ -465,12 +465,12 @@ def _title(main: list[Product], sel: dict[str, str], page: Page) -> str | None:
     name = _pf(main, "name")
     if name:
         return name
-    h1 = page.doc.find(".//h1")
+    h1 = next(page.doc.iter("h1"), None)
     if h1 is not None:
         text = " ".join(h1.text_content().split())
         if text:
             return text
-    title = page.doc.find(".//title")
+    title = next(page.doc.iter("title"), None)
     if title is not None and title.text:
         return " ".join(title.text.split()) or None
     return None

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import lxml.etree
+from lxml.html import HtmlElement
+
 from pricehawk.extraction.page import Page
 
 # Markers that only a challenge / block page carries, whatever else is on it.
@@ -103,65 +106,94 @@ class PageSignals:
     script_count: int
     url: str
     consent_share: float = 0.0
+    text_len: int = -1  # -1: len(text)
+
+
+_SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "svg"})
+_LONG_PAGE = 3000  # characters of (roughly counted) text beyond which a page is "long"
+
+
+def _body_text(body: HtmlElement) -> str:
+    """Visible text of the body: text and tails outside script/style/svg..., in order."""
+    parts: list[str] = []
+
+    def walk(el: HtmlElement) -> None:
+        if el.text and (not isinstance(el.tag, str) or el.tag not in _SKIP_TEXT):
+            if isinstance(el.tag, str):
+                parts.append(el.text)
+        if isinstance(el.tag, str) and el.tag in _SKIP_TEXT:
+            return
+        for child in el:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(body)
+    return " ".join(" ".join(parts).split())
+
+
+def _text_size(body: HtmlElement) -> int:
+    """Rough size of the visible text, in C: all text minus script/style bodies."""
+    whole = lxml.etree.tostring(body, method="text", encoding="unicode")
+    hidden = sum(len(el.text or "") for el in body.iter("script", "style", "template"))
+    return len(" ".join(whole.split())) - hidden
 
 
 def page_signals(page: Page) -> PageSignals:
-    """Collect the title, visible text and markup markers of a page, once."""
+    """Collect the title, visible text and markup markers of a page, cheaply."""
     doc = page.doc
-    title_el = doc.find(".//title")
+    title_el = next(doc.iter("title"), None)
     title = " ".join((title_el.text_content() if title_el is not None else "").split())
     body = doc.find("body")
     text = ""
     if body is not None:
-        parts: list[str] = []
-        for el in body.iter():
-            if not isinstance(el.tag, str):
-                if el.tail:
-                    parts.append(el.tail)
-                continue
-            if el.tag in ("script", "style", "noscript", "template", "svg"):
-                if el.tail:
-                    parts.append(el.tail)
-                continue
-            if el.text:
-                parts.append(el.text)
-            if el.tail and el is not body:
-                parts.append(el.tail)
-        text = " ".join(" ".join(parts).split())
-    counted: set[object] = set()
-    markers: list[str] = []
-    for el in doc.iter("script", "iframe", "form", "div", "noscript"):
-        for attr in ("src", "action", "class", "id", "data-sitekey"):
-            v = el.get(attr)
-            if v:
-                markers.append(v)
-        if el.tag == "noscript":
-            markers.append(el.text_content()[:300])
-        elif el.tag == "div" and el.get("id") and len(el) == 0 and not (el.text or "").strip():
-            markers.append(f'<div id="{el.get("id")}"></div>')
-    consent_chars = 0
-    for el in doc.xpath(_CONSENT_XPATH):
-        if not any(a in counted for a in el.iterancestors()):
-            counted.add(el)
-            consent_chars += len(" ".join(el.text_content().split()))
-    has_password = bool(doc.xpath("//input[translate(@type,'PASSWORD','password')='password']"))
-    scripts = len(doc.xpath("//script"))
+        # A long page is read only for its size; walking its text is for short pages.
+        size = _text_size(body)
+        text = _body_text(body) if size < _LONG_PAGE else ""
+        text_len = len(text) if size < _LONG_PAGE else size
+    else:
+        text_len = 0
+    markers: list[str] = [str(v) for v in doc.xpath(_MARKER_XPATH)]
+    for el in doc.iter("noscript"):
+        markers.append(el.text_content()[:300])
+    consent_share = 0.0
+    if text_len < 1500:
+        # Only a short page can be a consent wall or an empty shell: look closer, it is cheap.
+        markers.extend(f'<div id="{i}"></div>' for i in doc.xpath(_EMPTY_DIV_XPATH))
+        counted: set[HtmlElement] = set()
+        consent_chars = 0
+        for el in doc.xpath(_CONSENT_XPATH):
+            if not any(a in counted for a in el.iterancestors()):
+                counted.add(el)
+                consent_chars += len(" ".join(el.text_content().split()))
+        consent_share = consent_chars / len(text) if text else 0.0
     return PageSignals(
         title=title,
         text=text,
         raw_markers=" ".join(markers),
-        has_password_field=has_password,
-        script_count=scripts,
+        has_password_field=bool(doc.xpath(_PASSWORD_XPATH)),
+        script_count=int(doc.xpath("count(//script)")),
         url=page.url,
-        consent_share=consent_chars / len(text) if text else 0.0,
+        consent_share=consent_share,
+        text_len=text_len,
     )
+
+
+_MARKER_XPATH = (
+    "//script/@src | //iframe/@src | //form/@action | //form/@id | "
+    "//*[contains(@id,'captcha') or contains(@class,'captcha') or contains(@id,'challenge')"
+    " or @data-sitekey]/@*[name()='id' or name()='class' or name()='data-sitekey']"
+)
+_EMPTY_DIV_XPATH = "//body//div[@id and not(*) and not(normalize-space())]/@id"
+_PASSWORD_XPATH = "//input[translate(@type,'PASSWORD','password')='password']"
 
 
 def classify(signals: PageSignals, *, has_product_data: bool) -> str:
     """ "ok" or why this page cannot be trusted for a price."""
     title, text, markers = signals.title, signals.text, signals.raw_markers
     head_text = text[:3000]
-    short = len(text) < 1500
+    size = signals.text_len if signals.text_len >= 0 else len(text)
+    short = size < 1500
     # Challenge and block pages: trusted whatever else the page carries.
     if _STRONG_CAPTCHA.search(markers) or _STRONG_CAPTCHA.search(head_text):
         return "captcha"
@@ -188,7 +220,7 @@ def classify(signals: PageSignals, *, has_product_data: bool) -> str:
         short and signals.consent_share > 0.6 and _CONSENT_TEXT.search(head_text)
     ):
         return "consent"
-    if len(text) < 200 and (
+    if size < 200 and (
         _SHELL_ROOT.search(markers) or signals.script_count >= 2 or _NOSCRIPT_JS.search(markers)
     ):
         return "empty_shell"

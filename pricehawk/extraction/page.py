@@ -44,7 +44,8 @@ def parse(html: str | bytes, url: str, *, locale: str | None = None) -> Page | N
     except (lxml.etree.ParserError, ValueError):
         return None
     base = url
-    base_el = doc.find(".//base[@href]")
+    # lxml's find() walks in Python; iter(tag) filters in C (this runs on every page).
+    base_el = next((b for b in doc.iter("base") if b.get("href")), None)
     if base_el is not None:
         base = urljoin(url, base_el.get("href", ""))
     return Page(doc=doc, url=url, base_url=base, locale=locale or page_locale(doc, url))

@@ -21,17 +21,14 @@ from pricehawk.extraction.prices import decimal_separator_for, parse_price_text
 
 _PRICE_WORDS = ("price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris")
 _HOOK_ATTRS = ("class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation")
-_LOWER = "translate({},'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')"
-_CANDIDATE_XPATH = (
-    "//body//*["
-    + " or ".join(
-        f"contains({_LOWER.format('@' + attr)},'{word}')"
-        for attr in _HOOK_ATTRS
-        for word in _PRICE_WORDS
-    )
-    + " or @data-price or @data-price-amount]"
-)
-
+_HOOK_WORD = re.compile("|".join(_PRICE_WORDS), re.IGNORECASE)
+# Tags a displayed price lives in. Links, list items, icons and form controls are left out on
+# purpose: on real pages (mega menus, SVG sprites) iterating them costs more than everything else.
+_PRICE_TAGS = (
+    "span", "div", "p", "strong", "b", "ins", "del", "s", "strike", "dd", "dt", "bdi", "em",
+    "small", "td", "label", "sup", "data", "h2", "h3", "h4", "h5", "h6", "section", "font",
+    "output", "li",
+)  # fmt: skip
 _SKIP_TAGS = frozenset(
     {"script", "style", "noscript", "template", "meta", "link", "input", "select", "option",
      "button", "img", "svg", "form", "html", "body", "head", "title"}
@@ -261,6 +258,7 @@ class Region:
     buy_box: bool
     struck: bool
     list_hint: bool
+    hidden: bool = False
 
 
 def _region(
@@ -269,7 +267,7 @@ def _region(
     """Walk up the ancestors once per element (results cached per ancestor)."""
     chain: list[HtmlElement] = []
     node: HtmlElement | None = el.getparent()
-    inherited = Region(False, False, False, False)
+    inherited = Region(False, False, False, False, False)
     while node is not None:
         got = cache.get(node)
         if got is not None:
@@ -290,7 +288,8 @@ def _region(
         list_hint = inherited.list_hint or bool(
             hooks and re.search(r"price", hooks, re.I) and _LIST.search(hooks)
         )
-        inherited = Region(bad, buy, struck, list_hint)
+        hidden = inherited.hidden or _hidden(anc)
+        inherited = Region(bad, buy, struck, list_hint, hidden)
         cache[anc] = inherited  # keyed by element: keeps the lxml proxy (and its id) alive
     return inherited
 
@@ -377,18 +376,7 @@ def _candidates(page: Page, currency: str | None) -> list[Scored]:
     sep = decimal_separator_for(page.locale)
     h1 = _main_heading(doc)
     root = _buy_box_root(doc, h1)
-    els = [e for e in doc.xpath(_CANDIDATE_XPATH) if isinstance(e.tag, str)]
-    # Struck-through amounts ("Was <s>$349.99</s>") are list prices even without a price class.
-    struck = [
-        e
-        for e in doc.xpath("//body//del | //body//s | //body//strike")
-        if _CURRENCY_IN_TEXT.search(e.text_content() or "")
-    ]
-    if struck:
-        seen_ids = {id(e) for e in els}
-        els += [e for e in struck if id(e) not in seen_ids]
-        order_of = {id(e): i for i, e in enumerate(doc.iter())}
-        els.sort(key=lambda e: order_of.get(id(e), 0))
+    els = price_elements(doc)
     ids = {id(e) for e in els}
     cache: dict[HtmlElement, Region] = {}
     out: list[Scored] = []
@@ -407,13 +395,37 @@ def _candidates(page: Page, currency: str | None) -> list[Scored]:
         if not text or not re.search(r"\d", text):
             continue
         region = _region(el, root, cache)
-        if any(_hidden(a) for a in el.iterancestors()):
+        if region.hidden:
             continue
         scored = _score(el, text, region, order=order, page=page, currency=currency)
         if scored is not None:
             out.append(scored)
     if not any(s.in_buy_box and not s.is_list for s in out) and root is not None:
         out.extend(_text_scan(root, page, currency, cache, len(els)))
+    return out
+
+
+def price_elements(doc: HtmlElement) -> list[HtmlElement]:
+    """Elements whose class/id/test hook names a price, and struck-through amounts, in order."""
+    body = doc.find("body")
+    out: list[HtmlElement] = []
+    for el in (body if body is not None else doc).iter(*_PRICE_TAGS):
+        attrs = el.attrib
+        if el.tag in _STRUCK_TAGS:
+            # "Was <s>$349.99</s>": a list price even without a price class.
+            if _CURRENCY_IN_TEXT.search(el.text_content() or ""):
+                out.append(el)
+            continue
+        if not attrs:
+            continue
+        if "data-price" in attrs or "data-price-amount" in attrs:
+            out.append(el)
+            continue
+        for attr in _HOOK_ATTRS:
+            value = attrs.get(attr)
+            if value and _HOOK_WORD.search(value):
+                out.append(el)
+                break
     return out
 
 
@@ -526,17 +538,24 @@ def selected_option_tokens(page: Page) -> set[str]:
             for label in doc.xpath("//label[@for=$i]", i=inp_id):
                 tokens.update(_option_values(label, label.text_content()))
     for el in doc.xpath(
-        "//*[@aria-checked='true' or @aria-selected='true' or @aria-pressed='true' or "
-        "contains(concat(' ', normalize-space(@class), ' '), ' selected ') or "
-        "contains(concat(' ', normalize-space(@class), ' '), ' is-selected ') or "
-        "contains(concat(' ', normalize-space(@class), ' '), ' active ')]"
+        "//body//*[@aria-checked='true' or @aria-selected='true' or @aria-pressed='true' or "
+        "contains(@class, 'selected') or contains(@class, 'active')]"
     ):
+        cls = el.get("class") or ""
+        if not (
+            _SELECTED_CLASS.search(cls)
+            or el.get("aria-checked")
+            or el.get("aria-selected")
+            or el.get("aria-pressed")
+        ):
+            continue
         if any(_VARIANT_HOOK.search(_hooks(a) or "~") for a in el.iterancestors()):
             tokens.update(_option_values(el, el.text_content()))
     tokens.discard("")
     return {t for t in tokens if t not in _PLACEHOLDERS and len(t) <= 60}
 
 
+_SELECTED_CLASS = re.compile(r"(?:^|\s)(?:selected|is-selected|active|is-active)(?:\s|$)")
 _VARIANT_HOOK = re.compile(r"variant|swatch|option|size|colou?r|picker|selector|attribute", re.I)
 _PLACEHOLDERS = frozenset({"choose", "select", "choose an option", "select size", "-", "none"})
 
