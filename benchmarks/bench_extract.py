@@ -36,7 +36,9 @@ def load_pages() -> list[tuple[bytes, str]]:
     return pages
 
 
-def rate(fn: Callable[[bytes, str], object], pages: list[tuple[bytes, str]], seconds: float) -> float:
+def rate(
+    fn: Callable[[bytes, str], object], pages: list[tuple[bytes, str]], seconds: float
+) -> float:
     """Pages per second of fn over the pages, repeated for at least `seconds`."""
     for html, url in pages:  # warm-up: imports, regex compilation, caches
         fn(html, url)

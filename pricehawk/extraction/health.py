@@ -153,7 +153,15 @@ def page_signals(page: Page) -> PageSignals:
         text_len = len(text) if size < _LONG_PAGE else size
     else:
         text_len = 0
-    markers: list[str] = [str(v) for v in doc.xpath(_MARKER_XPATH)]
+    markers: list[str] = []
+    scripts = 0
+    for el in doc.iter("script", "iframe", "form"):
+        scripts += el.tag == "script"
+        markers.extend(v for v in (el.get("src"), el.get("action"), el.get("id")) if v)
+    for el in doc.iter("div"):
+        hooks = (el.get("id") or "") + " " + (el.get("class") or "")
+        if "captcha" in hooks or "challenge" in hooks or el.get("data-sitekey"):
+            markers.append(hooks)
     for el in doc.iter("noscript"):
         markers.append(el.text_content()[:300])
     consent_share = 0.0
@@ -171,21 +179,17 @@ def page_signals(page: Page) -> PageSignals:
         title=title,
         text=text,
         raw_markers=" ".join(markers),
-        has_password_field=bool(doc.xpath(_PASSWORD_XPATH)),
-        script_count=int(doc.xpath("count(//script)")),
+        has_password_field=any(
+            (i.get("type") or "").lower() == "password" for i in doc.iter("input")
+        ),
+        script_count=scripts,
         url=page.url,
         consent_share=consent_share,
         text_len=text_len,
     )
 
 
-_MARKER_XPATH = (
-    "//script/@src | //iframe/@src | //form/@action | //form/@id | "
-    "//*[contains(@id,'captcha') or contains(@class,'captcha') or contains(@id,'challenge')"
-    " or @data-sitekey]/@*[name()='id' or name()='class' or name()='data-sitekey']"
-)
 _EMPTY_DIV_XPATH = "//body//div[@id and not(*) and not(normalize-space())]/@id"
-_PASSWORD_XPATH = "//input[translate(@type,'PASSWORD','password')='password']"
 
 
 def classify(signals: PageSignals, *, has_product_data: bool) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin
 
 import lxml.etree
@@ -24,6 +25,8 @@ class Page:
     url: str
     base_url: str
     locale: str | None
+    # Facts several steps need (the main heading, the buy box), computed once per page.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def decode(html: str | bytes) -> str:

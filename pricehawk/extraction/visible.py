@@ -374,8 +374,7 @@ def _score(
 def _candidates(page: Page, currency: str | None) -> list[Scored]:
     doc = page.doc
     sep = decimal_separator_for(page.locale)
-    h1 = _main_heading(doc)
-    root = _buy_box_root(doc, h1)
+    root = buy_box(page)
     els = price_elements(doc)
     ids = {id(e) for e in els}
     cache: dict[HtmlElement, Region] = {}
@@ -498,11 +497,20 @@ def read_visible(page: Page, *, currency: str | None) -> VisibleReading:
     )
 
 
+def buy_box(page: Page) -> HtmlElement | None:
+    """The page's buy box (see _buy_box_root), computed once per page."""
+    if "buy_box" not in page.memo:
+        page.memo["buy_box"] = _buy_box_root(page.doc, _main_heading(page.doc))
+    root: HtmlElement | None = page.memo["buy_box"]
+    return root
+
+
+_STOCK_HOOK = re.compile(r"stock|availab", re.IGNORECASE)
+
+
 def _visible_availability(page: Page) -> str | None:
     """Stock words near the buy box; a disabled add-to-cart button means out of stock."""
-    doc = page.doc
-    h1 = _main_heading(doc)
-    root = _buy_box_root(doc, h1)
+    root = buy_box(page)
     if root is None:
         return None
     for btn in root.iter("button", "input"):
@@ -510,11 +518,10 @@ def _visible_availability(page: Page) -> str | None:
         if _ADD_TO_CART.search(label) and btn.get("disabled") is not None:
             return "out_of_stock"
     found = None
-    for el in root.xpath(
-        ".//*[contains(translate(@class,'STOCKAVLIBY','stockavliby'),'stock') or "
-        "contains(translate(@class,'STOCKAVLIBY','stockavliby'),'availab') or "
-        "contains(translate(@id,'STOCKAVLIBY','stockavliby'),'availab')]"
-    ):
+    for el in root.iter(*_PRICE_TAGS):
+        hooks = (el.get("class") or "") + " " + (el.get("id") or "")
+        if not _STOCK_HOOK.search(hooks):
+            continue
         got = availability_from_text(" ".join(el.text_content().split())[:120])
         if got:
             return got
@@ -537,8 +544,10 @@ def selected_option_tokens(page: Page) -> set[str]:
         if inp_id:
             for label in doc.xpath("//label[@for=$i]", i=inp_id):
                 tokens.update(_option_values(label, label.text_content()))
-    for el in doc.xpath(
-        "//body//*[@aria-checked='true' or @aria-selected='true' or @aria-pressed='true' or "
+    # Swatches and size buttons live in the buy box; scanning only it keeps this cheap.
+    scope = buy_box(page)
+    for el in (scope if scope is not None else doc).xpath(
+        ".//*[@aria-checked='true' or @aria-selected='true' or @aria-pressed='true' or "
         "contains(@class, 'selected') or contains(@class, 'active')]"
     ):
         cls = el.get("class") or ""
