@@ -118,11 +118,10 @@ def _body_text(body: HtmlElement) -> str:
     parts: list[str] = []
 
     def walk(el: HtmlElement) -> None:
-        if el.text and (not isinstance(el.tag, str) or el.tag not in _SKIP_TEXT):
-            if isinstance(el.tag, str):
-                parts.append(el.text)
-        if isinstance(el.tag, str) and el.tag in _SKIP_TEXT:
-            return
+        if not isinstance(el.tag, str) or el.tag in _SKIP_TEXT:
+            return  # comments and scripts: no visible text (their tails are the parent's)
+        if el.text:
+            parts.append(el.text)
         for child in el:
             walk(child)
             if child.tail:

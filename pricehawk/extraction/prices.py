@@ -200,15 +200,15 @@ def parse_structured_price(
         return None
     if _PLAIN_NUMBER.match(text):
         try:
-            amount = Decimal(text)
+            plain = Decimal(text)
         except InvalidOperation:
             return None
-        return _clean(_zero_decimal_fix(text, amount, currency))
+        return _clean(_zero_decimal_fix(text, plain, currency))
     amount, found = parse_price_text(text, locale=locale, currency=None)
     if found is None and re.search(r"[A-Za-z]", text):
         return None  # words without a currency ("1e400", "call us"): not a price value
     if amount is not None and currency in ZERO_DECIMAL_CURRENCIES:
-        amount = _clean(_zero_decimal_fix(text, amount, currency))
+        return _clean(_zero_decimal_fix(text, amount, currency))
     return amount
 
 

@@ -105,7 +105,8 @@ def test_cli_selectors_from_a_retailer_yaml(
 ) -> None:
     yml = tmp_path / "r.yaml"
     yml.write_text(
-        "name: x\nextraction:\n  price: 'css:#precioFinal::text'\n  currency: CLP\n  locale: es_CL\n"
+        "name: x\nextraction:\n  price: 'css:#precioFinal::text'\n"
+        "  currency: CLP\n  locale: es_CL\n"
     )
     code, out, _ = _run(capsys, str(PAGES / "selectors_only.html"), "--selectors", str(yml))
     assert code == 0 and json.loads(out)["price"] == "399990"

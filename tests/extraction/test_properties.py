@@ -1,4 +1,4 @@
-"""Property-based: no input crashes the extractor, and no price is invented from a page without one."""
+"""Property-based: no input crashes the extractor; no price is invented from a page without one."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def digitless_pages(draw: st.DrawFn) -> str:
         parts.append(f'<{tag} class="{cls}">{draw(_WORDS)}</{tag}>')
     head = ""
     if draw(st.booleans()):
-        head = '<script type="application/ld+json">{"@type":"Product","name":"X","offers":{"@type":"Offer","priceCurrency":"USD"}}</script>'
+        head = (
+            '<script type="application/ld+json">{"@type":"Product","name":"X",'
+            '"offers":{"@type":"Offer","priceCurrency":"USD"}}</script>'
+        )
     return f"<html><head>{head}</head><body><h1>{draw(_WORDS)}</h1>{''.join(parts)}</body></html>"
 
 

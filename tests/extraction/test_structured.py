@@ -106,7 +106,7 @@ def test_offer_level_ids_and_list_price_from_price_specification() -> None:
                     {"@type": "UnitPriceSpecification", "price": 20, "priceType": "https://schema.org/ListPrice"},
                     {"@type": "UnitPriceSpecification", "price": 15},
                     {"@type": "UnitPriceSpecification", "price": 1.5,
-                     "referenceQuantity": {"@type": "QuantitativeValue", "value": 100, "unitCode": "GRM"}},
+                     "referenceQuantity": {"@type": "QuantitativeValue", "value": 100}},
                 ],
             },
         }
@@ -179,7 +179,10 @@ def test_variants_with_one_price_are_not_ambiguous() -> None:
 
 def test_visible_price_settles_variants() -> None:
     variants = {"@type": "Product", "name": "Tee", "offers": [offer("19.00"), offer("23.00")]}
-    body = '<div class="product-info"><h1>Tee</h1><span class="price">$23.00</span><button>Add to cart</button></div>'
+    body = (
+        '<div class="product-info"><h1>Tee</h1><span class="price">$23.00</span>'
+        "<button>Add to cart</button></div>"
+    )
     r = extract(page(variants, body=body), URL)
     assert r.price == Decimal("23.00") and not r.ambiguous
 
@@ -198,7 +201,8 @@ def test_microdata_and_json_ld_agree_no_disagreement() -> None:
     body = (
         '<div itemscope itemtype="https://schema.org/Product"><span itemprop="name">T</span>'
         '<div itemprop="offers" itemscope itemtype="https://schema.org/Offer">'
-        '<span itemprop="price" content="5.00">$5.00</span><meta itemprop="priceCurrency" content="USD">'
+        '<span itemprop="price" content="5.00">$5.00</span>'
+        '<meta itemprop="priceCurrency" content="USD">'
         "</div></div>"
     )
     r = extract(page({"@type": "Product", "name": "T", "offers": offer("5.00")}, body=body), URL)
@@ -224,7 +228,11 @@ def test_selectors_from_mapping_and_errors() -> None:
 
 
 def test_bytes_in_a_declared_legacy_charset() -> None:
-    html = '<html><head><meta charset="windows-1252"></head><body><div class="product-info"><h1>T</h1><span class="price">€ 9,99</span><button>Add to cart</button></div></body></html>'
+    html = (
+        '<html><head><meta charset="windows-1252"></head><body><div class="product-info">'
+        '<h1>T</h1><span class="price">€ 9,99</span><button>Add to cart</button></div>'
+        "</body></html>"
+    )
     r = extract(html.encode("cp1252"), "https://x.example.de/p")
     assert (r.price, r.currency) == (Decimal("9.99"), "EUR")
 
