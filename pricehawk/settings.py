@@ -246,6 +246,13 @@ SETTINGS: tuple[Setting, ...] = (
         "30",
         "What remains of a deleted account is removed this many days after deletion.",
     ),
+    Setting(
+        "PRICEHAWK_CRAWL_MODE",
+        "crawl_mode",
+        "in_process",
+        "How the crawl DAG runs a due retailer: `in_process` (a `pricehawk crawl` subprocess)"
+        " or `distributed` (queue its URLs in Redis for `pricehawk crawl --distributed` workers).",
+    ),
 )
 
 
@@ -297,6 +304,7 @@ class Settings:
     pushgateway_url: str = ""
     retention_days: int = 730
     account_purge_days: int = 30
+    crawl_mode: str = "in_process"
     tier_delays: Mapping[str, int] = field(default_factory=dict)
     currency_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
