@@ -253,6 +253,34 @@ SETTINGS: tuple[Setting, ...] = (
         "How the crawl DAG runs a due retailer: `in_process` (a `pricehawk crawl` subprocess)"
         " or `distributed` (queue its URLs in Redis for `pricehawk crawl --distributed` workers).",
     ),
+    Setting(
+        "AIRFLOW_API_URL",
+        "airflow_api_url",
+        "",
+        "Airflow 3 API server base URL (e.g. http://airflow-api-server:8080) for the console's"
+        " Airflow page. Unset: the page says Airflow is not configured.",
+    ),
+    Setting(
+        "AIRFLOW_API_TOKEN",
+        "airflow_api_token",
+        "",
+        "Bearer token for the Airflow API (else AIRFLOW_API_USER/PASSWORD get one).",
+        secret=True,
+    ),
+    Setting("AIRFLOW_API_USER", "airflow_api_user", "", "Airflow user the console signs in as."),
+    Setting(
+        "AIRFLOW_API_PASSWORD",
+        "airflow_api_password",
+        "",
+        "Password of AIRFLOW_API_USER.",
+        secret=True,
+    ),
+    Setting(
+        "PRICEHAWK_CONSOLE_REFRESH",
+        "console_refresh_s",
+        "15",
+        "Seconds between refreshes of the operator console's live views (and its query cache).",
+    ),
 )
 
 
@@ -305,6 +333,11 @@ class Settings:
     retention_days: int = 730
     account_purge_days: int = 30
     crawl_mode: str = "in_process"
+    airflow_api_url: str = ""
+    airflow_api_token: str = ""
+    airflow_api_user: str = ""
+    airflow_api_password: str = ""
+    console_refresh_s: int = 15
     tier_delays: Mapping[str, int] = field(default_factory=dict)
     currency_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
