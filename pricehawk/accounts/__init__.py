@@ -1,0 +1,1 @@
+"""Subscriber accounts: passwords, sessions, email tokens, throttling (framework-free)."""

@@ -1,0 +1,1 @@
+"""Billing: the Stripe gateway and webhook event handling (idempotent, order-safe)."""
