@@ -22,6 +22,9 @@ def register(sub: Any) -> None:
     dbsub.add_parser(
         "verify", help="list pending migrations and dry-run them in a rolled-back transaction"
     ).set_defaults(func=run_verify)
+    from pricehawk.cli.ops import register_db_commands  # backup and restore live with ops
+
+    register_db_commands(dbsub)
 
 
 def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:

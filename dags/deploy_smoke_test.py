@@ -1,0 +1,53 @@
+"""Deploy smoke test: triggered by hand or by a deploy, with the deployed portal's URL.
+
+Runs exactly what `pricehawk smoke URL` runs — health endpoints, a database query, sign-up
+and login, creating a Checkout session, a job through the worker — and fails loudly naming
+the step that broke. The smoke account it creates is marked deleted afterwards (and removed
+by `maintenance_weekly`); re-running it creates another, which is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+DEFAULT_ARGS = {
+    "owner": "pricehawk",
+    "retries": 1,
+    "retry_delay": timedelta(seconds=30),
+    "pool": "pricehawk_db",
+}
+
+
+@dag(
+    schedule=None,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    default_args=DEFAULT_ARGS,
+    params={
+        "url": Param(
+            "http://127.0.0.1:8000", type="string", description="Base URL of the deployed portal"
+        )
+    },
+    tags=["pricehawk", "ops", "deploy"],
+    doc_md=__doc__,
+)
+def deploy_smoke_test() -> None:
+    @task(execution_timeout=timedelta(minutes=10))
+    def smoke(**context: object) -> list[str]:
+        from pricehawk.ops.smoke import SmokeError, run_smoke
+        from pricehawk.settings import load_settings
+
+        params = context["params"]
+        url = params["url"]  # type: ignore[index]
+        report = run_smoke(str(url), load_settings())
+        if not report.ok:
+            raise SmokeError(report.summary())
+        return [f"{s.name}: ok" for s in report.steps]
+
+    smoke()
+
+
+deploy_smoke_test()
