@@ -235,6 +235,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Prometheus Pushgateway URL for batch-job metrics (backups). Unset: textfile only.",
     ),
     Setting(
+        "PRICEHAWK_METRICS_PORT",
+        "metrics_port",
+        "9400",
+        "Port of the /metrics HTTP server of worker, crawler and console processes"
+        " (0: any free port; -1: no server).",
+    ),
+    Setting(
+        "PRICEHAWK_METRICS_ADDR",
+        "metrics_addr",
+        "0.0.0.0",  # noqa: S104 - in a pod, Prometheus scrapes the pod IP
+        "Address the /metrics HTTP server binds to.",
+    ),
+    Setting(
         "PRICEHAWK_RETENTION_DAYS",
         "retention_days",
         "730",
@@ -330,6 +343,8 @@ class Settings:
     backup_retention_days: int = 7
     metrics_dir: str = ""
     pushgateway_url: str = ""
+    metrics_port: int = 9400
+    metrics_addr: str = "0.0.0.0"  # noqa: S104 - in a pod, Prometheus scrapes the pod IP
     retention_days: int = 730
     account_purge_days: int = 30
     crawl_mode: str = "in_process"
