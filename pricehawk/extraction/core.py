@@ -237,11 +237,14 @@ def _decide(
         return d
 
     if structured.price is not None:
+        if structured.currency is None and visible.price == structured.price:
+            structured.currency = visible.currency
         if (
             visible.confident
             and visible.price is not None
             and visible.price != structured.price
             and not _same_value_other_currency(structured, visible)
+            and not same_digits(visible.price, structured.price)
         ):
             structured.disagreements.append(
                 f"{structured.method} price {structured.price} != visible price {visible.price};"
@@ -274,6 +277,16 @@ def _decide(
         d.candidates = list(visible.candidates)
     d.disagreements = structured.disagreements
     return d
+
+
+def same_digits(a: Decimal, b: Decimal) -> bool:
+    """True when two amounts differ only by a lost decimal point ("$429<span>00</span>" read as
+    42900 against 429.00): a formatting artefact, not a disagreement."""
+
+    def digits(x: Decimal) -> str:
+        return re.sub(r"\D", "", format(x, "f")).rstrip("0").lstrip("0")
+
+    return a != b and digits(a) == digits(b) and max(a, b) >= min(a, b) * 10
 
 
 def _same_value_other_currency(structured: Decision, visible: VisibleReading) -> bool:

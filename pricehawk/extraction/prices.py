@@ -58,7 +58,7 @@ _UNAMBIGUOUS_SYMBOLS: dict[str, str] = {
     "aud": "AUD", "clp": "CLP", "mxn": "MXN", "brl": "BRL", "jpy": "JPY", "sek": "SEK",
     "nok": "NOK", "dkk": "DKK", "pln": "PLN", "czk": "CZK", "ars": "ARS", "cop": "COP",
     "inr": "INR", "nzd": "NZD", "chf.": "CHF", "円": "JPY", "元": "CNY", "руб": "RUB",
-    "руб.": "RUB", "лв": "BGN", "лв.": "BGN", "grn": "UAH", "грн": "UAH", "€uro": "EUR",
+    "руб.": "RUB", "원": "KRW", "лв": "BGN", "лв.": "BGN", "grn": "UAH", "грн": "UAH", "€uro": "EUR",
 }  # fmt: skip
 
 # "$" means the local dollar (or peso) where one exists; elsewhere the US dollar.
@@ -192,7 +192,8 @@ def parse_structured_price(
     if isinstance(value, int):
         return _clean(Decimal(value))
     if isinstance(value, float):
-        return _clean(Decimal(repr(value)))
+        # 19.990000000000002 is a float artefact of 19.99: six places keep real sub-cent prices.
+        return _clean(Decimal(repr(round(value, 6))))
     if not isinstance(value, str):
         return None
     text = value.strip()

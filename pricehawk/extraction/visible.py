@@ -34,6 +34,11 @@ _SKIP_TAGS = frozenset(
      "button", "img", "svg", "form", "html", "body", "head", "title"}
 )  # fmt: skip
 _STRUCK_TAGS = frozenset({"del", "s", "strike"})
+_SR_ONLY = re.compile(
+    r"sr-only|visually-?hidden|screen-?reader|visuallyhidden|assistive|a11y-only|u-hidden", re.I
+)
+# A child holding the minor units ("$19<span class="cents">99</span>") gets its separator back.
+_CENTS = re.compile(r"cent|decimal|fraction|minor", re.IGNORECASE)
 
 # Parts of a price that its container reads as a whole ("a-price-whole", "price__currency").
 _PART = re.compile(
@@ -47,16 +52,24 @@ _CURRENT = re.compile(
     re.IGNORECASE,
 )
 _LIST = re.compile(
-    r"was|old|regular|compare|strike|original|list|rrp|msrp|before|crossed|retail|previous|"
-    r"uvp|reference|normal|standard|initial|base-?price|high",
+    r"(?<![a-z])(?:was|old|list)(?![a-z])|oldprice|wasprice|listprice|list-?price|regular|"
+    r"compare|strike|original|rrp|msrp|before|crossed|retail|previous|uvp|reference|"
+    r"(?<![a-z])normal|standard|initial|non-?sale|crossout",
+    re.IGNORECASE,
+)
+# Hooks that mark the price to pay strongly enough to outweigh a list-price word nearby.
+_CURRENT_STRONG = re.compile(
+    r"(?<!non-)(?<!non)sale(?!s-?tax)|special|final|current|(?<![a-z])now|actual|selling|reduced|promo|deal",
     re.IGNORECASE,
 )
 _NOT_PRICE_ATTR = re.compile(
     r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
     r"price-?per(?!-?sellable)|monthly|month|install?ment|(?:^|[-_ ])emi(?:$|[-_ ])|financ|"
     r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
-    r"freight|tax|points|reward|sub-?total|total|range|filter|slider|sort|facet|minicart|"
-    r"cart-?price|alert|history|match|guarantee|compare-?at-?label",
+    r"freight|(?:^|[-_ ])tax(?:$|[-_ ]|es)|points|reward|sub-?total|total|range|filter|slider|"
+    r"sort|facet|minicart|"
+    r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
+    r"eco-?part|deposit|pfand",
     re.IGNORECASE,
 )
 _NOT_PRICE_TEXT = re.compile(
@@ -66,7 +79,8 @@ _NOT_PRICE_TEXT = re.compile(
     r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
     r"\bunit price\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
-    r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward",
+    r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
+    r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b",
     re.IGNORECASE,
 )
 _LIST_TEXT = re.compile(
@@ -90,7 +104,8 @@ _BAD_REGION = re.compile(
     r"producttile|product-item(?:$|[-_ ]|s)|(?:^|[-_ ])plp|search-?result|listing|"
     r"frequently|complete-the-look|shop-the-look|promo-?banner|banner|modal|popup|newsletter|"
     r"compare|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment|"
-    r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|shipping|saving|"
+    r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|"
+    r"shipping-?(?:info|cost|price|rate|option|estimate|calc)|"
     r"(?:^|[-_ ])emi(?:$|[-_ ])",
     re.IGNORECASE,
 )
@@ -205,9 +220,12 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
                 not isinstance(child.tag, str)
                 or (child.tag in _STRUCK_TAGS and skip_struck)
                 or child.tag in ("script", "style")
+                or _SR_ONLY.search(child.get("class") or "~")
             ):
-                pass
-            elif child.tag == "sup" and parts and re.search(r"\d\s*$", parts[-1]):
+                pass  # struck-through: a list price; screen-reader copies: a duplicate sentence
+            elif (child.tag == "sup" or _CENTS.search(child.get("class") or "~")) and re.search(
+                r"\d\s*$", "".join(parts[-1:])
+            ):
                 sup = (child.text_content() or "").strip()
                 if re.fullmatch(r"\d{2}", sup):
                     parts.append((sep or ".") + sup)
@@ -262,7 +280,10 @@ class Region:
 
 
 def _region(
-    el: HtmlElement, buy_box_root: HtmlElement | None, cache: dict[HtmlElement, Region]
+    el: HtmlElement,
+    buy_box_root: HtmlElement | None,
+    cache: dict[HtmlElement, Region],
+    title_path: frozenset[HtmlElement] = frozenset(),
 ) -> Region:
     """Walk up the ancestors once per element (results cached per ancestor)."""
     chain: list[HtmlElement] = []
@@ -278,11 +299,21 @@ def _region(
     for anc in reversed(chain):
         hooks = _hooks(anc)
         tag = anc.tag if isinstance(anc.tag, str) else ""
-        bad = inherited.bad or tag in _BAD_REGION_TAGS or bool(hooks and _BAD_REGION.search(hooks))
+        # The containers of the product title hold this product, whatever their classes say
+        # (WordPress puts "sale shipping-taxable" on the product's own wrapper).
+        on_title_path = anc in title_path
+        bad = inherited.bad or (
+            not on_title_path
+            and (tag in _BAD_REGION_TAGS or bool(hooks and _BAD_REGION.search(hooks)))
+        )
         buy = (
             inherited.buy_box
             or anc is buy_box_root
-            or bool(hooks and _BUY_BOX.search(hooks) and not _BAD_REGION.search(hooks))
+            or bool(
+                hooks
+                and _BUY_BOX.search(hooks)
+                and (on_title_path or not _BAD_REGION.search(hooks))
+            )
         )
         struck = inherited.struck or tag in _STRUCK_TAGS
         list_hint = inherited.list_hint or bool(
@@ -294,11 +325,21 @@ def _region(
     return inherited
 
 
+# Regions no product title lives in (a narrower list than _BAD_REGION: the product's own
+# container often carries words like "sale" or "shipping-taxable" among its classes).
+_NOT_TITLE_REGION = re.compile(
+    r"related|recommend|carousel|similar|upsell|cross-?sell|modal|popup|newsletter|"
+    r"cart-?drawer|mini-?cart|product-?card|product-?tile|product-?grid|product-?list|"
+    r"search-?result|listing",
+    re.IGNORECASE,
+)
+
+
 def _main_heading(doc: HtmlElement) -> HtmlElement | None:
     for h1 in doc.iter("h1"):
         if any(
-            (isinstance(a.tag, str) and a.tag in ("header", "nav", "footer"))
-            or _BAD_REGION.search(_hooks(a) or "~")
+            (isinstance(a.tag, str) and a.tag in ("header", "nav", "footer", "aside"))
+            or _NOT_TITLE_REGION.search(_hooks(a) or "~")
             for a in h1.iterancestors()
         ):
             continue
@@ -349,10 +390,10 @@ def _score(
     is_list = (
         tag in _STRUCK_TAGS
         or region.struck
-        or bool(hooks and _LIST.search(hooks) and not _CURRENT.search(hooks))
+        or bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
         or bool(_LIST_TEXT.search(text))
         or (bool(_LIST_TEXT.search(label)) and not _CURRENT_TEXT.search(text))
-        or (region.list_hint and not (hooks and _CURRENT.search(hooks)))
+        or (region.list_hint and not (hooks and _CURRENT_STRONG.search(hooks)))
     )
     score = 1.0
     if el.get("itemprop") == "price":
@@ -375,6 +416,7 @@ def _candidates(page: Page, currency: str | None) -> list[Scored]:
     doc = page.doc
     sep = decimal_separator_for(page.locale)
     root = buy_box(page)
+    title_path = _title_path(page)
     els = price_elements(doc)
     ids = {id(e) for e in els}
     cache: dict[HtmlElement, Region] = {}
@@ -391,16 +433,18 @@ def _candidates(page: Page, currency: str | None) -> list[Scored]:
         text = price_text(el, sep)
         if not re.search(r"\d", text) and data_price:
             text = data_price
+        if len(text) > 40:
+            text = _short_price_child(el) or text
         if not text or not re.search(r"\d", text):
             continue
-        region = _region(el, root, cache)
+        region = _region(el, root, cache, title_path)
         if region.hidden:
             continue
         scored = _score(el, text, region, order=order, page=page, currency=currency)
         if scored is not None:
             out.append(scored)
     if not any(s.in_buy_box and not s.is_list for s in out) and root is not None:
-        out.extend(_text_scan(root, page, currency, cache, len(els)))
+        out.extend(_text_scan(root, page, currency, cache, len(els), title_path))
     return out
 
 
@@ -430,13 +474,32 @@ def price_elements(doc: HtmlElement) -> list[HtmlElement]:
 
 def _has_priced_descendant(el: HtmlElement, ids: set[int], sep: str | None) -> bool:
     for d in el.iterdescendants():
+        if d.tag in _STRUCK_TAGS:
+            continue  # the container's own text leaves struck parts out: it still reads the price
         if id(d) in ids and not _PART.search(_hooks(d)) and re.search(r"\d", price_text(d, sep)):
             return True
     return False
 
 
+def _short_price_child(el: HtmlElement) -> str | None:
+    """In a price container with a long text ("$1,099.99 Your price for this item is..."), the
+    first descendant whose own text is just an amount with a currency."""
+    for d in el.iterdescendants():
+        if not isinstance(d.tag, str) or d.tag in _STRUCK_TAGS or _SR_ONLY.search(_hooks(d) or "~"):
+            continue
+        own = " ".join((d.text or "").split())
+        if own and len(own) <= 25 and _CURRENCY_IN_TEXT.search(own) and re.search(r"\d", own):
+            return own
+    return None
+
+
 def _text_scan(
-    root: HtmlElement, page: Page, currency: str | None, cache: dict[HtmlElement, Region], base: int
+    root: HtmlElement,
+    page: Page,
+    currency: str | None,
+    cache: dict[HtmlElement, Region],
+    base: int,
+    title_path: frozenset[HtmlElement],
 ) -> Iterable[Scored]:
     """Prices in the buy box that no class names: short text nodes with a currency."""
     for i, el in enumerate(root.iter()):
@@ -447,7 +510,7 @@ def _text_scan(
             continue
         if not re.search(r"\d", own) or _hidden(el):
             continue
-        region = _region(el, root, cache)
+        region = _region(el, root, cache, title_path)
         scored = _score(el, own, region, order=base + i, page=page, currency=currency)
         if scored is not None:
             yield Scored(
@@ -495,6 +558,15 @@ def read_visible(page: Page, *, currency: str | None) -> VisibleReading:
         candidates=(),
         availability=availability,
     )
+
+
+def _title_path(page: Page) -> frozenset[HtmlElement]:
+    """The ancestors of the product title (a frozenset holds the lxml proxies alive)."""
+    if "title_path" not in page.memo:
+        h1 = _main_heading(page.doc)
+        page.memo["title_path"] = frozenset(h1.iterancestors()) if h1 is not None else frozenset()
+    path: frozenset[HtmlElement] = page.memo["title_path"]
+    return path
 
 
 def buy_box(page: Page) -> HtmlElement | None:
