@@ -13,6 +13,20 @@ from pricehawk.settings import Settings
 def register(sub: Any) -> None:
     p = sub.add_parser("worker", help="the long-running validate / fan-out / dispatch worker")
     p.add_argument("--once", action="store_true", help="run every step once and exit")
+    p.add_argument(
+        "--idle-wake",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="wake this often even without a NOTIFY (delayed rows fall due silently)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve Prometheus /metrics on this port (0: don't)",
+    )
     p.set_defaults(func=run)
 
 
@@ -26,10 +40,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.once:
             print(run_once(pool, settings))
             return 0
+        if args.metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(args.metrics_port)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        run_worker(pool, url, settings, stop)
+        run_worker(pool, url, settings, stop, idle_wake_s=args.idle_wake)
     finally:
         pool.close()
     return 0

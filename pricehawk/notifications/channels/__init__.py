@@ -1,16 +1,20 @@
 """Channels: one module per channel, registered by name.
 
 A channel is a class with `name` and `send(message) -> SendResult`; it never raises for a
-provider's answer (it reports it), so one failing recipient never stops the rest.
+provider's answer (it reports it), so one failing recipient never stops the rest. Each takes
+its base URL and credentials from settings, so tests aim it at the stand-ins in sandbox/.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Protocol
 
 from pricehawk.notifications.models import Message, SendResult
 from pricehawk.settings import Settings
+
+CHANNEL_MODULES = ("file", "email", "sms", "whatsapp", "telegram", "discord")
 
 
 class Channel(Protocol):
@@ -32,8 +36,17 @@ def register(name: str) -> Callable[[Callable[[Settings], Channel]], Callable[[S
     return wrap
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    """One instance of every registered channel, configured from settings."""
-    from pricehawk.notifications.channels import file  # noqa: F401 - registers itself
+def load_all() -> None:
+    """Import every channel module (each registers itself)."""
+    for module in CHANNEL_MODULES:
+        importlib.import_module(f"pricehawk.notifications.channels.{module}")
 
-    return {name: factory(settings) for name, factory in _REGISTRY.items()}
+
+def build_channels(settings: Settings, names: tuple[str, ...] | None = None) -> dict[str, Channel]:
+    """One instance of every registered channel (or of `names`), configured from settings."""
+    load_all()
+    return {
+        name: factory(settings)
+        for name, factory in _REGISTRY.items()
+        if names is None or name in names
+    }
