@@ -23,7 +23,7 @@ class Seed:
     """One request queued for the workers: what to fetch, and which callback reads it."""
 
     url: str
-    spider: str  # catalog | tracked
+    spider: str  # catalog | tracked (the spider that made it; all share one queue)
     callback: str  # parse_listing | parse_sitemap | parse_product
     retailer: str
     cycle: str

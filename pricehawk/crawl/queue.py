@@ -2,9 +2,10 @@
 tracking of each worker, and recovery of a dead worker's requests.
 
 Layout (every key under PRICEHAWK_REDIS_PREFIX):
-  crawl:queue:<spider>             list of JSON requests (the scrapy-redis scheduler queue)
+  crawl:requests                   list of JSON requests: the one queue every worker pops from
+                                   (the scrapy-redis scheduler queue)
   crawl:seen:<cycle>               set of canonical URLs already queued in that cycle
-  crawl:inflight:<spider>:<worker> list of the requests a worker popped and has not finished
+  crawl:inflight:<worker>          list of the requests a worker popped and has not finished
   crawl:alive:<worker>             heartbeat (expires when the worker stops beating)
   crawl:workers                    hash worker -> last heartbeat (epoch seconds)
 
@@ -32,15 +33,14 @@ from pricehawk.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SPIDERS = ("catalog", "tracked")
 # A cycle's de-duplication set outlives any sane cycle, then goes: never across cycles.
 SEEN_TTL_S = 2 * 24 * 3600
 PUSH_CHUNK = 5000
 
 
-def queue_key(settings: Settings, spider: str) -> str:
-    """The scheduler queue a spider's workers pop from."""
-    return key(settings, "crawl", "queue", spider)
+def queue_key(settings: Settings) -> str:
+    """The scheduler queue every worker pops from (pricehawk.scheduling pushes here too)."""
+    return key(settings, "crawl", "requests")
 
 
 def seen_key(settings: Settings, cycle: str) -> str:
@@ -48,9 +48,9 @@ def seen_key(settings: Settings, cycle: str) -> str:
     return key(settings, "crawl", "seen", cycle)
 
 
-def inflight_key(settings: Settings, spider: str, worker: str) -> str:
-    """A worker's in-flight list for one spider."""
-    return key(settings, "crawl", "inflight", spider, worker)
+def inflight_key(settings: Settings, worker: str) -> str:
+    """A worker's in-flight list."""
+    return key(settings, "crawl", "inflight", worker)
 
 
 def alive_key(settings: Settings, worker: str) -> str:
@@ -118,7 +118,7 @@ def push_seeds(client: Any, settings: Settings, seeds: Sequence[Seed]) -> int:
         cycles = set()
         for seed, was_new in zip(chunk, added, strict=True):
             if was_new:
-                pipe.rpush(queue_key(settings, seed.spider), encode_request(seed.to_request_dict()))
+                pipe.rpush(queue_key(settings), encode_request(seed.to_request_dict()))
                 pushed += 1
             cycles.add(seed.cycle)
         for cycle in cycles:
@@ -177,9 +177,9 @@ def queue_cycle(
         client.close()
 
 
-def queue_depth(client: Any, settings: Settings, spiders: Sequence[str] = SPIDERS) -> int:
-    """Requests waiting in the shared queues."""
-    return sum(int(client.llen(queue_key(settings, s))) for s in spiders)
+def queue_depth(client: Any, settings: Settings) -> int:
+    """Requests waiting in the shared queue."""
+    return int(client.llen(queue_key(settings)))
 
 
 # --- workers ------------------------------------------------------------------------------
@@ -199,22 +199,20 @@ def heartbeat(client: Any, settings: Settings, worker: str, ttl_s: int) -> None:
     pipe.execute()
 
 
-def retire(client: Any, settings: Settings, worker: str, spiders: Sequence[str] = SPIDERS) -> int:
+def retire(client: Any, settings: Settings, worker: str) -> int:
     """A worker leaving cleanly: hand back anything still in flight, drop its heartbeat.
     Never touches the shared queue (a closing worker must not flush other workers' work)."""
-    returned = 0
-    for spider in spiders:
-        returned += _requeue(client, settings, spider, worker)
+    returned = _requeue(client, settings, worker)
     client.delete(alive_key(settings, worker))
     client.hdel(workers_key(settings), worker)
     return returned
 
 
-def _requeue(client: Any, settings: Settings, spider: str, worker: str) -> int:
+def _requeue(client: Any, settings: Settings, worker: str) -> int:
     """Move a worker's in-flight list back to the front of the queue (atomically claimed by
     RENAME, so two reapers never requeue the same requests twice)."""
-    source = inflight_key(settings, spider, worker)
-    claimed = key(settings, "crawl", "reaping", spider, worker, uuid.uuid4().hex[:8])
+    source = inflight_key(settings, worker)
+    claimed = key(settings, "crawl", "reaping", worker, uuid.uuid4().hex[:8])
     try:
         client.rename(source, claimed)
     except redis.ResponseError as exc:
@@ -224,36 +222,42 @@ def _requeue(client: Any, settings: Settings, spider: str, worker: str) -> int:
     items = client.lrange(claimed, 0, -1)
     if items:
         # Front of the queue: these were popped first, they go out first again.
-        client.lpush(queue_key(settings, spider), *reversed(items))
+        client.lpush(queue_key(settings), *reversed(items))
     client.delete(claimed)
     return len(items)
 
 
-def reap_dead_workers(client: Any, settings: Settings, spiders: Sequence[str] = SPIDERS) -> int:
+def reap_dead_workers(client: Any, settings: Settings) -> int:
     """Requeue the in-flight requests of every worker whose heartbeat has expired."""
     returned = 0
     for worker in list(client.hkeys(workers_key(settings))):
         if client.exists(alive_key(settings, worker)):
             continue
-        for spider in spiders:
-            n = _requeue(client, settings, spider, worker)
-            if n:
-                log.warning(
-                    "requeued %s in-flight %s requests of dead worker %s", n, spider, worker
-                )
-            returned += n
+        n = _requeue(client, settings, worker)
+        if n:
+            log.warning("requeued %s in-flight requests of dead worker %s", n, worker)
+        returned += n
         client.hdel(workers_key(settings), worker)
     return returned
 
 
-def others_in_flight(
-    client: Any, settings: Settings, worker: str, spiders: Sequence[str] = SPIDERS
-) -> int:
+def others_in_flight(client: Any, settings: Settings, worker: str) -> int:
     """Requests other live workers hold (they may still discover more pages)."""
-    total = 0
-    for other in client.hkeys(workers_key(settings)):
-        if other == worker:
-            continue
-        for spider in spiders:
-            total += int(client.llen(inflight_key(settings, spider, other)))
-    return total
+    return sum(
+        int(client.llen(inflight_key(settings, other)))
+        for other in client.hkeys(workers_key(settings))
+        if other != worker
+    )
+
+
+def normalise_payload(request: dict[str, Any]) -> dict[str, Any]:
+    """Accept the short form other producers push ({"url", "meta": {"retailer",
+    "cycle_key", "kind": "listing"|"sitemap"|"product"}}) as well as full request dicts."""
+    if request.get("callback"):
+        return request
+    meta = dict(request.get("meta") or {})
+    retailer = meta.get("retailer", "")
+    cycle = meta.get("cycle") or meta.get("cycle_key") or ""
+    kind = meta.get("kind", "product")
+    callback = {"listing": "parse_listing", "sitemap": "parse_sitemap"}.get(kind, "parse_product")
+    return Seed(request["url"], "", callback, retailer, cycle).to_request_dict()
