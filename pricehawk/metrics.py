@@ -3,9 +3,10 @@
 Three things live here:
 
 * the naming rules every exported metric follows (`name_problems`, docs/metrics.md);
-* `start_metrics_server`: the /metrics HTTP server of a long-running process without a web
-  framework of its own (crawler workers, `pricehawk worker`, the console); the portal serves
-  /metrics from Flask with `exposition()`. Given a pool, it also registers `StateCollector`,
+* `start_metrics_server`: the /metrics (+ /healthz, /readyz) HTTP server of a long-running
+  process without a web framework of its own (crawler workers, `pricehawk worker`, the
+  console); the portal serves /metrics from Flask with `exposition()`. It can also register
+  `StateCollector`,
   which reads the pipeline's state from PostgreSQL at scrape time (queue backlogs, each
   retailer's last successful crawl, worker heartbeats, database reachability) — state that
   survives restarts and is the same whichever replica answers, so alert rules aggregate it
@@ -18,20 +19,24 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Gauge,
     generate_latest,
+    make_wsgi_app,
     pushadd_to_gateway,
-    start_http_server,
     write_to_textfile,
 )
 from prometheus_client.core import GaugeMetricFamily
@@ -145,13 +150,111 @@ def build_info(process: str, registry: CollectorRegistry = REGISTRY) -> None:
     gauge.labels(version=release, process=process).set(1)
 
 
+Check = Callable[[], tuple[bool, str]]
+
+
+class Liveness:
+    """Alive while the process's main loop keeps calling `beat()` (a wedged loop is dead).
+
+    The worker beats once per loop, a crawler once per response or idle tick; /healthz then
+    fails after `max_silence_s` without a beat and Kubernetes restarts the container.
+    """
+
+    def __init__(self, max_silence_s: float = 120.0) -> None:
+        self.max_silence_s = max_silence_s
+        self._last = time.monotonic()
+
+    def beat(self) -> None:
+        """The main loop made progress."""
+        self._last = time.monotonic()
+
+    def __call__(self) -> tuple[bool, str]:
+        """(alive, reason) for /healthz."""
+        silent = time.monotonic() - self._last
+        return silent <= self.max_silence_s, f"last beat {silent:.0f} s ago"
+
+
+def database_check(pool: Any, timeout_s: float = 2.0) -> Check:
+    """A readiness check: PostgreSQL answers `SELECT 1` through the pool."""
+
+    def check() -> tuple[bool, str]:
+        try:
+            with pool.connection(timeout=timeout_s) as conn:
+                conn.execute("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return False, f"postgres: {exc.__class__.__name__}"
+        return True, "postgres: ok"
+
+    return check
+
+
+def redis_check(client: Any) -> Check:
+    """A readiness check: Redis answers PING."""
+
+    def check() -> tuple[bool, str]:
+        try:
+            client.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return False, f"redis: {exc.__class__.__name__}"
+        return True, "redis: ok"
+
+    return check
+
+
+def run_checks(checks: Iterable[Check]) -> tuple[bool, list[str]]:
+    """Run every check (none: healthy); (all passed, one line per check)."""
+    lines: list[str] = []
+    healthy = True
+    for check in checks:
+        ok, reason = check()
+        healthy = healthy and ok
+        lines.append(("ok   " if ok else "FAIL ") + reason)
+    return healthy, lines
+
+
+def metrics_app(
+    registry: CollectorRegistry = REGISTRY,
+    *,
+    liveness: Iterable[Check] = (),
+    readiness: Iterable[Check] = (),
+) -> Callable[..., Iterable[bytes]]:
+    """WSGI app: /metrics, /healthz (liveness checks) and /readyz (readiness checks)."""
+    serve_metrics = make_wsgi_app(registry)
+    live, ready = list(liveness), list(readiness)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in ("/healthz", "/readyz"):
+            healthy, lines = run_checks(live if path == "/healthz" else ready)
+            body = ("\n".join(lines or ["ok"]) + "\n").encode()
+            status = "200 OK" if healthy else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [body]
+        if path == "/metrics":
+            result: Iterable[bytes] = serve_metrics(environ, start_response)
+            return result
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"not found: try /metrics, /healthz or /readyz\n"]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        """Scrapes and probes every few seconds would drown the process's own log."""
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
 @dataclass
 class MetricsServer:
     """A running /metrics server; `port` is the bound one (useful with port 0)."""
 
     port: int
     server: Any
-    thread: Any
+    thread: threading.Thread
 
     def close(self) -> None:
         """Stop serving (tests; a process normally keeps it until exit)."""
@@ -165,24 +268,38 @@ def start_metrics_server(
     *,
     pool: Any = None,
     redis: Any = None,
+    liveness: Iterable[Check] = (),
+    readiness: Iterable[Check] | None = None,
+    export_state: bool = False,
     registry: CollectorRegistry = REGISTRY,
     port: int | None = None,
 ) -> MetricsServer | None:
-    """Serve /metrics on PRICEHAWK_METRICS_PORT in a daemon thread (None when it is -1).
+    """Serve /metrics, /healthz and /readyz on PRICEHAWK_METRICS_PORT (None when it is -1).
 
-    `process` labels pricehawk_build_info (crawler, worker, console...). Pass the process's
-    psycopg pool (and a redis client) to also export the pipeline state (`StateCollector`);
-    one process kind per deployment doing so is enough — the chart enables it on the worker.
+    `process` labels pricehawk_build_info (crawler, worker, console...). /healthz runs the
+    `liveness` checks (e.g. a `Liveness`); /readyz runs `readiness`, by default PostgreSQL
+    through `pool` and Redis through `redis` when given. `export_state=True` (with a pool)
+    also registers `StateCollector` — the chart turns it on for the worker and the console.
     """
     chosen = settings.metrics_port if port is None else port
     if chosen < 0:
         return None
     build_info(process, registry)
-    if pool is not None:
+    if export_state and pool is not None:
         registry.register(StateCollector(pool, redis=redis, redis_prefix=settings.redis_prefix))
-    server, thread = start_http_server(chosen, addr=settings.metrics_addr, registry=registry)
+    if readiness is None:
+        readiness = [database_check(pool)] if pool is not None else []
+        if redis is not None:
+            readiness.append(redis_check(redis))
+    app = metrics_app(registry, liveness=liveness, readiness=readiness)
+    addr = settings.metrics_addr
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    server_class = type("MetricsHTTPServer", (_Server,), {"address_family": family})
+    server: WSGIServer = make_server(addr, chosen, app, server_class, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
     bound = int(server.server_port)
-    log.info("metrics: serving /metrics for %s on %s:%s", process, settings.metrics_addr, bound)
+    log.info("metrics: /metrics for %s on %s:%s", process, addr, bound)
     return MetricsServer(port=bound, server=server, thread=thread)
 
 
