@@ -86,12 +86,17 @@ def norm_key(key: str) -> str:
     return _PREFIX.sub("", key).lower()
 
 
-def normalise(value: Any) -> Any:
-    """Recursively normalise dict keys (see `norm_key`)."""
+_MAX_DEPTH = 40  # real product markup nests a few levels; hostile JSON nests thousands
+
+
+def normalise(value: Any, depth: int = 0) -> Any:
+    """Recursively normalise dict keys (see `norm_key`); anything nested too deep is dropped."""
+    if depth > _MAX_DEPTH:
+        return None
     if isinstance(value, dict):
-        return {norm_key(str(k)): normalise(v) for k, v in value.items()}
+        return {norm_key(str(k)): normalise(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [normalise(v) for v in value]
+        return [normalise(v, depth + 1) for v in value]
     return value
 
 
@@ -201,14 +206,16 @@ def json_ld_nodes(doc: HtmlElement) -> list[Node]:
     return nodes
 
 
-def _flatten(value: Any) -> Iterator[Node]:
+def _flatten(value: Any, depth: int = 0) -> Iterator[Node]:
+    if depth > 4:
+        return
     if isinstance(value, list):
         for v in value:
-            yield from _flatten(v)
+            yield from _flatten(v, depth + 1)
     elif isinstance(value, dict):
         graph = value.get("@graph")
         if graph is not None:
-            yield from _flatten(graph)
+            yield from _flatten(graph, depth + 1)
             rest = {k: v for k, v in value.items() if k not in ("@graph", "@context")}
             if any(not k.startswith("@") for k in rest):
                 yield rest
@@ -222,15 +229,17 @@ def _flatten(value: Any) -> Iterator[Node]:
 _MICRODATA = LxmlMicrodataExtractor(nested=True, strict=False)
 
 
-def _from_microdata(item: Any) -> Any:
+def _from_microdata(item: Any, depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        return None
     if isinstance(item, list):
-        return [_from_microdata(i) for i in item]
+        return [_from_microdata(i, depth + 1) for i in item]
     if isinstance(item, dict) and "properties" in item:
         node: Node = {"@type": item.get("type")}
         if item.get("id"):
             node["@id"] = item["id"]
         for k, v in item["properties"].items():
-            node[norm_key(str(k))] = _from_microdata(v)
+            node[norm_key(str(k))] = _from_microdata(v, depth + 1)
         return node
     return item
 
@@ -525,7 +534,7 @@ def _brand(value: Any, ctx: Context) -> str | None:
     return text_value(value)
 
 
-def interpret(node: Node, method: str, ctx: Context) -> Product:
+def interpret(node: Node, method: str, ctx: Context, depth: int = 0) -> Product:
     """Read one product-typed node (including a ProductGroup's variants)."""
     ids = _ids(node)
     url = text_value(node.get("url"))
@@ -551,11 +560,12 @@ def interpret(node: Node, method: str, ctx: Context) -> Product:
             )
         )
     product.price_range = price_range
-    for variant in _as_list(node.get("hasvariant")):
+    # Variants one level down only: an @id cycle (a group listing itself) must not loop.
+    for variant in _as_list(node.get("hasvariant")) if depth == 0 else []:
         variant = _resolve(variant, ctx)
         if not isinstance(variant, dict):
             continue
-        vp = interpret(variant, method, ctx)
+        vp = interpret(variant, method, ctx, depth + 1)
         for offer in vp.offers:
             product.offers.append(
                 _replace(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -92,3 +93,33 @@ def test_price_parsers_never_crash_or_go_negative(text: str, locale: str | None)
     assert amount is None or amount >= 0
     structured = parse_structured_price(text, currency="USD", locale=locale)
     assert structured is None or structured >= 0
+
+
+HOSTILE = {
+    "deep json": '<script type="application/ld+json">'
+    + '{"a":' * 900
+    + "1"
+    + "}" * 900
+    + "</script>",
+    "deep list": '<script type="application/ld+json">' + "[" * 5000 + "]" * 5000 + "</script>",
+    "self-referencing group": (
+        '<script type="application/ld+json">{"@graph":[{"@id":"#a","@type":"ProductGroup",'
+        '"hasVariant":[{"@id":"#a"}],"offers":{"@id":"#o"}},'
+        '{"@id":"#o","@type":"Offer","price":5,"offers":{"@id":"#o"}}]}</script>'
+    ),
+    "deep divs": "<body>" + "<div class='price'>" * 3000 + "$5" + "</div>" * 3000,
+    "deep microdata": (
+        "<div itemscope itemtype='https://schema.org/Product'>"
+        + "<div itemprop='offers' itemscope itemtype='https://schema.org/Offer'>" * 300
+        + "</div>" * 301
+    ),
+    "xml declaration in text": "<?xml version='1.0' encoding='utf-8'?><html><body></body></html>",
+    "nul bytes": "\x00<html>\x00",
+    "huge class": "<div class='" + "price " * 50000 + "'>$1</div>",
+}
+
+
+@pytest.mark.parametrize("html", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_pages_do_not_crash(html: str) -> None:
+    result = extract(html, "https://shop.example.com/p/1")
+    json.dumps(result.to_json_dict(details=True))
