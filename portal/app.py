@@ -14,8 +14,16 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.update(PRICEHAWK_SETTINGS=settings, **config)
-    from portal.blueprints import health, webhooks
+    from portal import web
+
+    web.init_app(app, settings)
+    from portal.blueprints import account, auth, billing, health, pages, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(billing.bp)
+    # Other blueprints register below, one line each.
     return app
