@@ -34,6 +34,9 @@ _SKIP_TAGS = frozenset(
      "button", "img", "svg", "form", "html", "body", "head", "title"}
 )  # fmt: skip
 _STRUCK_TAGS = frozenset({"del", "s", "strike"})
+_DIGIT = re.compile(r"\d")
+# A product page shows tens of prices; thousands means a listing or a hostile page.
+_MAX_CANDIDATES = 400
 _SR_ONLY = re.compile(
     r"sr-only|visually-?hidden|screen-?reader|visuallyhidden|assistive|a11y-only|u-hidden", re.I
 )
@@ -419,6 +422,7 @@ def _candidates(page: Page, currency: str | None) -> list[Scored]:
     title_path = _title_path(page)
     els = price_elements(doc)
     ids = {id(e) for e in els}
+    wrapped = _wrappers_of_prices(els, ids, sep)
     cache: dict[HtmlElement, Region] = {}
     out: list[Scored] = []
     for order, el in enumerate(els):
@@ -428,8 +432,8 @@ def _candidates(page: Page, currency: str | None) -> list[Scored]:
         if _PART.search(hooks) and el.getparent() is not None and id(el.getparent()) in ids:
             continue  # its container reads the whole price
         data_price = el.get("data-price-amount") or el.get("data-price")
-        if _has_priced_descendant(el, ids, sep):
-            continue
+        if id(el) in wrapped:
+            continue  # a container: its priced children are read one by one
         text = price_text(el, sep)
         if not re.search(r"\d", text) and data_price:
             text = data_price
@@ -453,6 +457,8 @@ def price_elements(doc: HtmlElement) -> list[HtmlElement]:
     body = doc.find("body")
     out: list[HtmlElement] = []
     for el in (body if body is not None else doc).iter(*_PRICE_TAGS):
+        if len(out) >= _MAX_CANDIDATES:
+            break
         attrs = el.attrib
         if el.tag in _STRUCK_TAGS:
             # "Was <s>$349.99</s>": a list price even without a price class.
@@ -472,13 +478,20 @@ def price_elements(doc: HtmlElement) -> list[HtmlElement]:
     return out
 
 
-def _has_priced_descendant(el: HtmlElement, ids: set[int], sep: str | None) -> bool:
-    for d in el.iterdescendants():
-        if d.tag in _STRUCK_TAGS:
-            continue  # the container's own text leaves struck parts out: it still reads the price
-        if id(d) in ids and not _PART.search(_hooks(d)) and re.search(r"\d", price_text(d, sep)):
-            return True
-    return False
+def _wrappers_of_prices(els: list[HtmlElement], ids: set[int], sep: str | None) -> set[int]:
+    """Ids of candidates that contain another candidate with digits (not a price part, not
+    struck-through: the container's own text leaves struck parts out and still reads)."""
+    wrapped: set[int] = set()
+    for d in els:
+        if d.tag in _STRUCK_TAGS or _PART.search(_hooks(d)) or not _DIGIT.search(d.text_content()):
+            continue
+        for anc in d.iterancestors():
+            key = id(anc)
+            if key in wrapped:
+                break  # the rest of the chain is marked already
+            if key in ids:
+                wrapped.add(key)
+    return wrapped
 
 
 def _short_price_child(el: HtmlElement) -> str | None:
