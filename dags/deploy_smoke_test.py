@@ -15,8 +15,9 @@ from airflow.sdk import Param, dag, task
 
 DEFAULT_ARGS = {
     "owner": "pricehawk",
+    # One quick retry rides out a pod still starting; a real failure still fails in seconds.
     "retries": 1,
-    "retry_delay": timedelta(seconds=30),
+    "retry_delay": timedelta(seconds=5),
     "pool": "pricehawk_db",
 }
 

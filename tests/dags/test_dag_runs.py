@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -226,9 +226,7 @@ def _partitions(conn: Any) -> set[str]:
     }
 
 
-def test_maintenance_creates_partitions_prunes_and_purges(
-    dagbag: Any, task_env: Settings
-) -> None:
+def test_maintenance_creates_partitions_prunes_and_purges(dagbag: Any, task_env: Settings) -> None:
     from pricehawk.ops.maintenance import add_months
 
     now = datetime.now(UTC)
@@ -269,8 +267,11 @@ def test_weekly_maintenance_removes_long_deleted_accounts(dagbag: Any, task_env:
         gone = _user(conn, "pro", "gone@example.test")
         recent = _user(conn, "pro", "recent@example.test")
         kept = _user(conn, "pro", "kept@example.test")
-        conn.execute("UPDATE users SET deleted_at = now() - interval '60 days' WHERE id = %s", (gone,))
-        conn.execute("UPDATE users SET deleted_at = now() - interval '1 day' WHERE id = %s", (recent,))
+        for user_id, days in ((gone, 60), (recent, 1)):
+            conn.execute(
+                "UPDATE users SET deleted_at = now() - make_interval(days => %s) WHERE id = %s",
+                (days, user_id),
+            )
         conn.commit()
     run = run_dag(dagbag, "maintenance_weekly")
     assert run.state == "success", failed_tasks(run)
