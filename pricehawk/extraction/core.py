@@ -239,22 +239,27 @@ def _decide(
     if structured.price is not None:
         if structured.currency is None and visible.price == structured.price:
             structured.currency = visible.currency
-        if (
-            visible.confident
-            and visible.price is not None
+        differs = (
+            visible.price is not None
             and visible.price != structured.price
             and not _same_value_other_currency(structured, visible)
-            and not same_digits(visible.price, structured.price)
-        ):
+        )
+        if differs and visible.price is not None and same_digits(visible.price, structured.price):
+            # A lost decimal point only ever inflates: the smaller reading is the price.
+            if visible.price < structured.price:
+                _use_visible(structured, visible, "lost decimal point")
+            else:
+                structured.disagreements.append(
+                    f"visible price {visible.price} is {structured.method} price "
+                    f"{structured.price} without its decimal point; kept {structured.method}"
+                )
+        elif differs and visible.confident:
+            _use_visible(structured, visible, "the shopper sees it")
+        elif differs:
             structured.disagreements.append(
-                f"{structured.method} price {structured.price} != visible price {visible.price};"
-                " used visible"
+                f"{structured.method} price {structured.price} != visible price {visible.price}"
+                f" (low confidence); kept {structured.method}"
             )
-            structured.price = visible.price
-            structured.method = "visible"
-            structured.list_price = visible.list_price
-            structured.currency = visible.currency or structured.currency
-            structured.offer = None
         if (
             structured.list_price is None
             and visible.list_price is not None
@@ -277,6 +282,18 @@ def _decide(
         d.candidates = list(visible.candidates)
     d.disagreements = structured.disagreements
     return d
+
+
+def _use_visible(d: Decision, visible: VisibleReading, why: str) -> None:
+    """Replace a structured decision by the visible price, recording the disagreement."""
+    d.disagreements.append(
+        f"{d.method} price {d.price} != visible price {visible.price}; used visible ({why})"
+    )
+    d.price = visible.price
+    d.method = "visible"
+    d.list_price = visible.list_price
+    d.currency = visible.currency or d.currency
+    d.offer = None
 
 
 def same_digits(a: Decimal, b: Decimal) -> bool:

@@ -75,6 +75,14 @@ _PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 _DIGIT = re.compile(r"\d")
 
 
+_RANGE = re.compile(r"\d[^\d]{0,6}(?:\s[-–—]\s?|\s?[–—]\s?|\sto\s|\sbis\s|\sà\s)[^\d]{0,6}\d")
+
+
+def is_price_range(text: str) -> bool:
+    """ "$20.00 – $35.00", "19,99 bis 29,99 €": two amounts as a range."""
+    return bool(_RANGE.search(text))
+
+
 def country_from_url(url: str) -> str | None:
     """The country a URL's ccTLD points at ("x.com.au" -> "AU"), or None for generic TLDs."""
     host = (urlsplit(url).hostname or "").lower().rstrip(".")

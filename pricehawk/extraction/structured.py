@@ -19,7 +19,11 @@ from extruct.w3cmicrodata import LxmlMicrodataExtractor
 from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Offer
-from pricehawk.extraction.prices import normalise_currency, parse_structured_price
+from pricehawk.extraction.prices import (
+    is_price_range,
+    normalise_currency,
+    parse_structured_price,
+)
 
 Node = dict[str, Any]
 
@@ -486,6 +490,13 @@ def _offers(value: Any, ctx: Context, depth: int = 0) -> tuple[list[Offer], Any]
                 continue
             offers.append(_offer(raw, single, currency, ctx))
             continue
+        raw_price = text_value(raw.get("price"))
+        if raw_price and is_price_range(raw_price):
+            low = _price(re.split(r"\s*[-–—]\s*|\s+to\s+", raw_price)[0], currency, ctx)
+            high = _price(re.split(r"\s*[-–—]\s*|\s+to\s+", raw_price)[-1], currency, ctx)
+            if low is not None and high is not None and low != high:
+                price_range = price_range or (min(low, high), max(low, high), currency)
+                continue
         price = _price(raw.get("price"), currency, ctx)
         spec_price, spec_list, spec_cur = _price_specs(raw, currency, ctx)
         if price is None:

@@ -17,7 +17,7 @@ from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Candidate
 from pricehawk.extraction.page import Page
-from pricehawk.extraction.prices import decimal_separator_for, parse_price_text
+from pricehawk.extraction.prices import decimal_separator_for, is_price_range, parse_price_text
 
 _PRICE_WORDS = ("price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris")
 _HOOK_ATTRS = ("class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation")
@@ -90,7 +90,7 @@ _LIST_TEXT = re.compile(
     r"\bwas\b|\bbefore\b|\bregular\b|\breg\.?\b|\blist(?: price)?\b|\brrp\b|\bmsrp\b|\buvp\b|"
     r"\bstatt\b|\bantes\b|\bavant\b|\bprecio normal\b|\bnormal\b|\boriginal\b|\bcompare at\b|"
     r"\bprix de référence\b|\bvorher\b|\bprecio anterior\b|\bprix barré\b|\bnormalpreis\b|"
-    r"\bvalue\b|\bretail\b",
+    r"\bvalue\b|\bretail\b|\btypical\b|\bde:|\bdantes\b",
     re.IGNORECASE,
 )
 _CURRENT_TEXT = re.compile(
@@ -107,6 +107,7 @@ _BAD_REGION = re.compile(
     r"producttile|product-item(?:$|[-_ ]|s)|(?:^|[-_ ])plp|search-?result|listing|"
     r"frequently|complete-the-look|shop-the-look|promo-?banner|banner|modal|popup|newsletter|"
     r"compare|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment|"
+    r"warranty|protection|insurance|add-?on|gift-?wrap|service-?plan|subscri|"
     r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|"
     r"shipping-?(?:info|cost|price|rate|option|estimate|calc)|"
     r"(?:^|[-_ ])emi(?:$|[-_ ])",
@@ -385,6 +386,8 @@ def _score(
         return None
     if _NOT_PRICE_TEXT.search(text) or (hooks and _NOT_PRICE_ATTR.search(hooks)):
         return None
+    if is_price_range(text):
+        return None  # "$20.00 – $35.00": the variant is not chosen yet
     if _NOT_PRICE_TEXT.search(label) and not _CURRENT_TEXT.search(label):
         return None
     # A long text is a container or a sentence, not a price display.
@@ -392,6 +395,7 @@ def _score(
         return None
     is_list = (
         tag in _STRUCK_TAGS
+        or el.get("data-a-strike") == "true"
         or region.struck
         or bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
         or bool(_LIST_TEXT.search(text))

@@ -244,3 +244,45 @@ def test_image_is_absolute_and_result_json_has_exactly_the_cli_keys() -> None:
     assert list(d) == ["title", "price", "list_price", "currency", "availability", "sku", "gtin",
                        "mpn", "brand", "image", "url", "method", "ambiguous", "health"]  # fmt: skip
     assert d["price"] == "1.50" and d["list_price"] is None
+
+
+BUY_BOX = '<div class="product-info"><h1>T</h1>{}<button>Add to cart</button></div>'
+
+
+@pytest.mark.parametrize(
+    ("structured", "visible_html", "want", "method"),
+    [
+        # a lost decimal point only ever inflates: the smaller reading wins, either way round
+        ("129", '<span class="price">$129<span class="x">00</span></span>', "129", "json-ld"),
+        (1999, '<span class="price">$19.99</span>', "19.99", "visible"),
+        # a price in another currency is a conversion widget, not a disagreement
+        ("50.00", '<span class="price">€46,00</span>', "50.00", "json-ld"),
+    ],
+)
+def test_structured_vs_visible_edge_cases(
+    structured: Any, visible_html: str, want: str, method: str
+) -> None:
+    html = page(
+        {"@type": "Product", "name": "T", "offers": offer(structured)},
+        body=BUY_BOX.format(visible_html),
+    )
+    r = extract(html, URL)
+    assert (r.price, r.method) == (Decimal(want), method)
+
+
+def test_price_range_string_in_json_ld_is_ambiguous() -> None:
+    r = extract(page({"@type": "Product", "name": "T", "offers": offer("19.99 - 29.99")}), URL)
+    assert r.price is None and r.ambiguous
+    assert [c.price for c in r.candidates] == [Decimal("19.99"), Decimal("29.99")]
+
+
+def test_visible_price_range_is_not_a_price() -> None:
+    r = extract(BUY_BOX.format('<span class="price">$20.00 – $35.00</span>'), URL)
+    assert r.price is None
+
+
+def test_low_confidence_visible_disagreement_is_recorded_but_structured_kept() -> None:
+    body = '<div><span class="price">$12.00</span></div>'
+    r = extract(page({"@type": "Product", "name": "T", "offers": offer("10.00")}, body=body), URL)
+    assert r.price == Decimal("10.00") and r.method == "json-ld"
+    assert any("low confidence" in d for d in r.disagreements)
