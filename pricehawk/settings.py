@@ -292,7 +292,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PRICEHAWK_CONSOLE_REFRESH",
         "console_refresh_s",
         "15",
-        "Seconds between refreshes of the operator console's live views (and its query cache).",
+        "Seconds between refreshes of the operator console's live views.",
+    ),
+    Setting(
+        "PRICEHAWK_CONSOLE_METRICS_PORT",
+        "console_metrics_port",
+        "0",
+        "Port of the operator console's Prometheus /metrics endpoint (0: not served).",
     ),
 )
 
@@ -353,6 +359,7 @@ class Settings:
     airflow_api_user: str = ""
     airflow_api_password: str = ""
     console_refresh_s: int = 15
+    console_metrics_port: int = 0
     tier_delays: Mapping[str, int] = field(default_factory=dict)
     currency_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
