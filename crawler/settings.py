@@ -1,28 +1,67 @@
 """Scrapy settings for PriceHawk's crawler.
 
 PriceHawk's own Settings object reaches components as the PRICEHAWK_SETTINGS setting
-(`pricehawk crawl` puts it there); nothing here reads the environment.
+(`pricehawk crawl` puts it there, with the distributed and browser settings when asked);
+nothing here reads the environment.
 """
 
 BOT_NAME = "pricehawk"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-ROBOTSTXT_OBEY = True
+# Our RFC 9309 middleware replaces Scrapy's, which crawls anyway on a 5xx robots.txt.
+ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
-CONCURRENT_REQUESTS = 16
-CONCURRENT_REQUESTS_PER_DOMAIN = 8
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 16
 DOWNLOAD_TIMEOUT = 20
-RETRY_TIMES = 2
+RETRY_TIMES = 3
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.0
-AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 LOG_LEVEL = "INFO"
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+DUPEFILTER_CLASS = "crawler.scheduler.CycleDupeFilter"
 
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.RobotsMiddleware": 100,
+    "crawler.middlewares.PolitenessMiddleware": 120,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # before HttpProxyMiddleware (750), which turns proxy URL credentials into a header
+    "crawler.middlewares.ProxyMiddleware": 740,
+    "crawler.middlewares.MetricsMiddleware": 950,
+}
+EXTENSIONS = {"crawler.extensions.RunTracker": 500}
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
 
-# How many items the pipeline writes per database round trip.
+# How many items the pipeline writes per database round trip, and how often it flushes.
 PRICEHAWK_BATCH_SIZE = 200
+PRICEHAWK_FLUSH_INTERVAL_S = 1.0
+# How long a batch is retried while the database is down before it is given up.
+PRICEHAWK_DB_RETRY_S = 600.0
+# Retries: base * 2^n seconds, capped; Retry-After always honoured.
+PRICEHAWK_RETRY_BASE_S = 1.0
+PRICEHAWK_RETRY_CAP_S = 60.0
+# robots.txt that answered 5xx / nothing is fetched again after this many seconds.
+PRICEHAWK_ROBOTS_RECHECK_S = 30.0
+# A banned proxy rests this long (a 429's Retry-After wins when given).
+PRICEHAWK_PROXY_BENCH_S = 300.0
+# Scrape health: over this share of block pages in a window of at least MIN_PAGES product
+# pages, a retailer's delays double (up to x8) and it is flagged.
+PRICEHAWK_BLOCK_RATE_THRESHOLD = 0.3
+PRICEHAWK_BLOCK_RATE_MIN_PAGES = 10
+PRICEHAWK_SLOWED_MIN_DELAY_S = 0.25
+# Distributed workers: heartbeat period; how long an idle worker waits for new work.
+PRICEHAWK_HEARTBEAT_S = 2.0
+PRICEHAWK_LINGER_S = 0.0
+
+# Browser fetching (only wired in when a crawled retailer has `fetch: browser`).
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_MAX_CONTEXTS = 4
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20000
+PLAYWRIGHT_ABORT_REQUEST = "crawler.spiders.base.abort_heavy_resources"

@@ -246,6 +246,29 @@ def load_retailers(directory: Path, demo_shop_url: str = "") -> list[Retailer]:
     return sorted(retailers.values(), key=lambda r: r.slug)
 
 
+def check_all(directory: Path, demo_shop_url: str = "") -> tuple[list[str], list[Retailer]]:
+    """Validate every file, collecting each file's problem instead of stopping at the first."""
+    netloc = urlsplit(demo_shop_url).netloc
+    problems: list[str] = []
+    good: dict[str, Retailer] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        text = path.read_text().replace("{demo_shop}", demo_shop_url.rstrip("/"))
+        text = text.replace("{demo_shop_host}", netloc)
+        try:
+            retailer = parse_retailer(yaml.safe_load(text), path.name)
+        except yaml.YAMLError as exc:
+            problems.append(f"{path.name}: not valid YAML: {exc}")
+            continue
+        except RetailerConfigError as exc:
+            problems.append(str(exc))
+            continue
+        if retailer.slug in good:
+            problems.append(f"{path.name}: slug: {retailer.slug!r} is used twice")
+            continue
+        good[retailer.slug] = retailer
+    return problems, sorted(good.values(), key=lambda r: r.slug)
+
+
 def registry(settings: Settings) -> list[Retailer]:
     """The configured retailers."""
     return load_retailers(settings.retailers_path, settings.demo_shop_url)
