@@ -166,20 +166,25 @@ def _main_products(products: list[Product], page: Page) -> list[Product]:
         group = by_method.get(method, [])
         if not group:
             continue
-        chosen.append(pick_main_product(group, page.url))
+        chosen.append(pick_main_product(group, page.url, _heading(page)))
     return chosen
 
 
-def pick_main_product(group: list[Product], page_url: str) -> Product:
-    """The product this page is about: URL match, else the first with a price, else the first."""
-    for p in group:
-        if _same_page(p.url, page_url) and p.has_price:
-            return p
-    for p in group:
-        if any(_same_page(o.url, page_url) for o in p.offers):
-            return p
-    priced = [p for p in group if p.has_price]
-    return priced[0] if priced else group[0]
+def pick_main_product(group: list[Product], page_url: str, heading: str | None = None) -> Product:
+    """The product this page is about: its (or an offer's) URL is the page's, then its name is
+    the page heading, then it has a price; the first wins ties. (A canonical URL often differs
+    from the fetched one, so a URL mismatch alone never demotes a product.)"""
+
+    def rank(p: Product) -> tuple[bool, bool, bool]:
+        here = _same_page(p.url, page_url) or any(_same_page(o.url, page_url) for o in p.offers)
+        named = bool(heading and p.name and _norm(p.name) == _norm(heading))
+        return (here, named, p.has_price)
+
+    return max(group, key=rank)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _selector_fields(page: Page, config: SelectorConfig, *, currency: str | None) -> dict[str, str]:
@@ -487,6 +492,11 @@ def _first_text(*values: str | None) -> str | None:
         if v and v.strip():
             return " ".join(v.split())
     return None
+
+
+def _heading(page: Page) -> str | None:
+    h1 = next(page.doc.iter("h1"), None)
+    return " ".join(h1.text_content().split()) if h1 is not None else None
 
 
 def _title(main: list[Product], sel: dict[str, str], page: Page) -> str | None:

@@ -472,7 +472,9 @@ def _offers(value: Any, ctx: Context, depth: int = 0) -> tuple[list[Offer], Any]
         types = types_of(raw)
         currency = _currency(raw.get("pricecurrency"), ctx)
         nested = raw.get("offers")
-        if "aggregateoffer" in types or nested is not None:
+        # An Offer with lowPrice/highPrice and no price is an AggregateOffer in all but name.
+        aggregate_like = raw.get("price") is None and raw.get("lowprice") is not None
+        if "aggregateoffer" in types or nested is not None or aggregate_like:
             sub, sub_range = _offers(nested, ctx, depth + 1)
             if sub:
                 offers.extend(sub)
