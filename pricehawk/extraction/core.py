@@ -519,7 +519,14 @@ def _title(main: list[Product], sel: dict[str, str], page: Page) -> str | None:
 def _image(sel: dict[str, str], main: list[Product], page: Page) -> str | None:
     if sel.get("image"):
         return urljoin(page.base_url, sel["image"])
-    return _pf(main, "image")
+    found = _pf(main, "image")
+    if found:
+        return found
+    meta = meta_tags(page.doc)  # og:image even on pages whose og:type is not "product"
+    for key in ("og:image:secure_url", "og:image", "twitter:image"):
+        if meta.get(key) and not meta[key].startswith("data:"):
+            return urljoin(page.base_url, meta[key])
+    return None
 
 
 def _sel_availability(sel: dict[str, str]) -> str | None:
