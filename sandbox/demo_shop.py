@@ -9,14 +9,26 @@ Prices are a pure function of (seed, product, cycle): a small jitter every cycle
 `event_cycle` on, planted events — glitches (a decimal slip, a 90%-off error) and ordinary
 sales (20-40% off) that are not glitches. `POST /_control/cycle` with `{"cycle": N}` moves
 the shop to cycle N; the demo and the tests do that between crawls.
+
+For the crawler's tests, off unless switched on (attributes of DemoShop):
+  jsmart           a fourth retailer whose price is written by JavaScript (browser fetching);
+                   its own paths, not in RETAILERS or the sitemap, so the demo is unchanged
+  robots_status    answer /robots.txt with this status (4xx: allow all, 5xx: disallow all)
+  rate_limit_per_s over this many page requests a second: 429 with Retry-After
+  fail_first       {path: n}: the first n requests for the path answer 503 (retries)
+  flaky_every      every n-th product request answers 503
+  require_proxy    product pages not forwarded by the sandbox proxy with this tag get
+                   `ban_response` (a CAPTCHA or block page served as 200, or a 403/429)
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import random
 import threading
+import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +66,7 @@ class ShopProduct:
 
 
 RETAILERS = ("acme", "globex", "initech")
+JS_RETAILER = "jsmart"  # price rendered by JavaScript; only the browser sees it
 # The planted events. Tests and the demo assert on these: the glitches reach Pro
 # subscribers; the sales reach nobody.
 EVENTS = (
@@ -153,6 +166,53 @@ def render_product(p: ShopProduct, price: Decimal, url: str) -> str:
     return _page(title, head, body)
 
 
+def js_catalogue(seed: int) -> list[ShopProduct]:
+    """The JavaScript retailer's products (its own generator: the others stay as they were)."""
+    rng = random.Random(f"{seed}:{JS_RETAILER}")
+    out = []
+    for category in CATEGORIES[:2]:
+        for i, noun in enumerate(NOUNS[category][:3]):
+            low, high = BASE[category]
+            price = Decimal(rng.randint(low, high)) - Decimal("0.01")
+            gtin = f"09{CATEGORIES.index(category)}{i:02d}{rng.randint(10**7, 10**8 - 1)}"
+            out.append(ShopProduct(JS_RETAILER, f"{JS_RETAILER}-{category}-{i}", noun, category,
+                                   gtin, price))  # fmt: skip
+    return out
+
+
+def render_js_product(p: ShopProduct, price: Decimal) -> str:
+    """A page whose price exists only after its script runs (a plain fetch sees a shell)."""
+    title = f"{p.title} (JSmart)"
+    encoded = base64.b64encode(json.dumps({"p": str(price), "c": "USD"}).encode()).decode()
+    script = (
+        "<script>setTimeout(function(){var d=JSON.parse(atob('" + encoded + "'));"
+        "var el=document.getElementById('price');el.textContent='$'+d.p;"
+        "el.setAttribute('data-currency',d.c);el.className='price ready';}, 50);</script>"
+    )
+    body = (
+        f"<h1 class='title'>{html.escape(title)}</h1><p>SKU {p.sku}</p>"
+        f"<div class='buy-box'><span id='price' class='price'></span></div>"
+        f"<img src='/{JS_RETAILER}/img/{p.sku}.jpg' alt=''>{script}"
+    )
+    return _page(title, "", body)
+
+
+BLOCK_PAGES = {
+    "captcha": _page(
+        "Are you a robot?",
+        "<script src='https://www.google.com/recaptcha/api.js'></script>",
+        "<h1>Please verify you are a human</h1><div class='g-recaptcha'></div>"
+        "<p>Our systems have detected unusual traffic from your computer network.</p>",
+    ),
+    "blocked": _page(
+        "Access Denied",
+        "",
+        "<h1>Access Denied</h1><p>You don't have permission to access this page.</p>"
+        "<p>Reference #18.4f2a3b17.1700000000.1a2b3c4d</p>",
+    ),
+}
+
+
 class DemoShop:
     """The shop's state: seed, current cycle, and when the planted events start."""
 
@@ -161,18 +221,100 @@ class DemoShop:
         self.event_cycle = event_cycle
         self.cycle = 0
         self.products = {p.sku: p for p in catalogue(seed)}
+        self.js_products = {p.sku: p for p in js_catalogue(seed)}
         self.hits = 0
         self.lock = threading.Lock()
+        # crawler test switches (see the module docstring); all off by default
+        self.robots_status = 200
+        self.rate_limit_per_s = 0.0
+        self.fail_first: dict[str, int] = {}
+        self.flaky_every = 0
+        self.require_proxy = ""
+        self.ban_response = "captcha"
+        self.paths: list[str] = []  # every path requested, in order
+        self.proxied: list[str] = []  # X-Sandbox-Proxy tag of each product page served
+        self._window: list[float] = []
+        self._product_hits = 0
+
+    def respond_full(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        base: str,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str, str, dict[str, str]]:
+        """(status, content type, body, extra headers), with the test switches applied."""
+        headers = headers or {}
+        with self.lock:
+            self.paths.append(path)
+            limited = False
+            if self.rate_limit_per_s and not path.startswith("/_control"):
+                now = time.monotonic()
+                self._window = [t for t in self._window if now - t < 1.0]
+                limited = len(self._window) >= self.rate_limit_per_s
+                if not limited:
+                    self._window.append(now)
+            failing = self.fail_first.get(path, 0)
+            if failing:
+                self.fail_first[path] = failing - 1
+            is_product = "/product/" in path
+            flaky = False
+            if is_product:
+                self._product_hits += 1
+                flaky = bool(self.flaky_every) and self._product_hits % self.flaky_every == 0
+        if limited:
+            return (
+                429,
+                "text/html",
+                _page("Too Many Requests", "", "<h1>Slow down</h1>"),
+                {"Retry-After": "1"},
+            )
+        if failing or flaky:
+            return 503, "text/html", _page("Unavailable", "", "<h1>Try again</h1>"), {}
+        if path == "/robots.txt" and self.robots_status != 200:
+            return self.robots_status, "text/plain", "unavailable\n", {}
+        tag = headers.get("x-sandbox-proxy", "")
+        if is_product:
+            with self.lock:
+                self.proxied.append(tag)
+            if self.require_proxy and tag != self.require_proxy:
+                if self.ban_response in BLOCK_PAGES:
+                    return 200, "text/html; charset=utf-8", BLOCK_PAGES[self.ban_response], {}
+                status = int(self.ban_response)
+                extra = {"Retry-After": "30"} if status == 429 else {}
+                return status, "text/html", BLOCK_PAGES["blocked"], extra
+        parts = [p for p in path.split("/") if p]
+        if len(parts) == 3 and parts[0] == JS_RETAILER:
+            if parts[1] == "category":
+                return (*self._category(JS_RETAILER, parts[2], query, base), {})
+            product = self.js_products.get(parts[2])
+            if parts[1] == "product" and product:
+                return (
+                    200,
+                    "text/html; charset=utf-8",
+                    render_js_product(product, self.price(product)),
+                    {},
+                )
+        return (*self.respond(method, path, query, body, base, count=False), {})
 
     def price(self, p: ShopProduct) -> Decimal:
         return price_at(p, self.cycle, self.seed, self.event_cycle)
 
     def respond(
-        self, method: str, path: str, query: dict[str, list[str]], body: bytes, base: str
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        base: str,
+        count: bool = True,
     ) -> tuple[int, str, str]:
         """(status, content type, body) for one request."""
-        with self.lock:
-            self.hits += 1
+        if count:
+            with self.lock:
+                self.hits += 1
         parts = [p for p in path.split("/") if p]
         if path == "/robots.txt":
             return (
@@ -222,9 +364,8 @@ class DemoShop:
     ) -> tuple[int, str, str]:
         if category not in CATEGORIES:
             return 404, "text/html", _page("Not found", "", "<h1>No such category</h1>")
-        items = [
-            p for p in self.products.values() if p.retailer == retailer and p.category == category
-        ]
+        source = self.js_products if retailer == JS_RETAILER else self.products
+        items = [p for p in source.values() if p.retailer == retailer and p.category == category]
         try:
             page = max(1, int(query.get("page", ["1"])[0]))
         except ValueError:
@@ -259,12 +400,21 @@ def make_handler(shop: DemoShop) -> type[BaseHTTPRequestHandler]:
                 self.headers.get("Host")
                 or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
             )
-            status, ctype, text = shop.respond(
-                method, parts.path, parse_qs(parts.query), body, f"http://{host}"
+            with shop.lock:
+                shop.hits += 1
+            status, ctype, text, extra = shop.respond_full(
+                method,
+                parts.path,
+                parse_qs(parts.query),
+                body,
+                f"http://{host}",
+                {k.lower(): v for k, v in self.headers.items()},
             )
             data = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", ctype)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
