@@ -1,0 +1,1 @@
+"""The operator console (Streamlit): `pricehawk console` runs `streamlit run ops_console/app.py`."""
