@@ -78,7 +78,9 @@ def extract(
     products = _structured_products(page, currency=currency)
     main = _main_products(products, page)
     sel = _selector_fields(page, config, currency=fallback_currency)
-    visible = read_visible(page, currency=fallback_currency)
+    visible = read_visible(
+        page, currency=fallback_currency, buy_box_only=any(p.has_price for p in main)
+    )
     signals = page_signals(page)
     has_data = bool(main) or "price" in sel or visible.price is not None or bool(visible.candidates)
     health = classify(signals, has_product_data=has_data)

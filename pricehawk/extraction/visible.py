@@ -419,12 +419,12 @@ def _score(
     return Scored(amount, cur, score, is_list, region.buy_box, text, order)
 
 
-def _candidates(page: Page, currency: str | None) -> list[Scored]:
+def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Scored]:
     doc = page.doc
     sep = decimal_separator_for(page.locale)
     root = buy_box(page)
     title_path = _title_path(page)
-    els = price_elements(doc)
+    els = price_elements(root if buy_box_only and root is not None else doc)
     ids = {id(e) for e in els}
     wrapped = _wrappers_of_prices(els, ids, sep)
     cache: dict[HtmlElement, Region] = {}
@@ -457,8 +457,9 @@ def _candidates(page: Page, currency: str | None) -> list[Scored]:
 
 
 def price_elements(doc: HtmlElement) -> list[HtmlElement]:
-    """Elements whose class/id/test hook names a price, and struck-through amounts, in order."""
-    body = doc.find("body")
+    """Elements whose class/id/test hook names a price, and struck-through amounts, in order
+    (`doc` may also be a subtree)."""
+    body = doc.find("body") if doc.tag == "html" else doc
     out: list[HtmlElement] = []
     for el in (body if body is not None else doc).iter(*_PRICE_TAGS):
         if len(out) >= _MAX_CANDIDATES:
@@ -541,9 +542,13 @@ def _text_scan(
             )
 
 
-def read_visible(page: Page, *, currency: str | None) -> VisibleReading:
-    """The buy-box price, its list price and stock word, with a confidence."""
-    scored = _candidates(page, currency)
+def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False) -> VisibleReading:
+    """The buy-box price, its list price and stock word, with a confidence.
+
+    `buy_box_only` scans just the buy box: enough to check a structured price (only a buy-box
+    reading may overrule it) and much cheaper on real pages, which are mostly not the buy box.
+    """
+    scored = _candidates(page, currency, buy_box_only)
     current = sorted((s for s in scored if not s.is_list), key=lambda s: -s.score)
     availability = _visible_availability(page)
     if not current or current[0].score < 1.5:
@@ -577,10 +582,18 @@ def read_visible(page: Page, *, currency: str | None) -> VisibleReading:
     )
 
 
+def main_heading(page: Page) -> HtmlElement | None:
+    """The product title element (see _main_heading), computed once per page."""
+    if "h1" not in page.memo:
+        page.memo["h1"] = _main_heading(page.doc)
+    h1: HtmlElement | None = page.memo["h1"]
+    return h1
+
+
 def _title_path(page: Page) -> frozenset[HtmlElement]:
     """The ancestors of the product title (a frozenset holds the lxml proxies alive)."""
     if "title_path" not in page.memo:
-        h1 = _main_heading(page.doc)
+        h1 = main_heading(page)
         page.memo["title_path"] = frozenset(h1.iterancestors()) if h1 is not None else frozenset()
     path: frozenset[HtmlElement] = page.memo["title_path"]
     return path
@@ -589,7 +602,7 @@ def _title_path(page: Page) -> frozenset[HtmlElement]:
 def buy_box(page: Page) -> HtmlElement | None:
     """The page's buy box (see _buy_box_root), computed once per page."""
     if "buy_box" not in page.memo:
-        page.memo["buy_box"] = _buy_box_root(page.doc, _main_heading(page.doc))
+        page.memo["buy_box"] = _buy_box_root(page.doc, main_heading(page))
     root: HtmlElement | None = page.memo["buy_box"]
     return root
 
