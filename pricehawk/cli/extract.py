@@ -63,6 +63,8 @@ def _load_selectors(path: str) -> Any:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch or read the page, extract, print JSON; return the exit status."""
+    from w3lib.encoding import html_to_unicode
+
     from pricehawk.extraction import SelectorConfigError, extract
     from pricehawk.fetch import FetchError, fetch
 
@@ -81,7 +83,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             fetched = fetch(target, user_agent=settings.user_agent, timeout=args.timeout)
         except FetchError as exc:
             return _error(str(exc))
-        html: str | bytes = fetched.content or fetched.text
+        # The HTTP header's charset comes first (WHATWG encoding sniffing), then the page's own.
+        html: str | bytes = (
+            html_to_unicode(fetched.headers.get("content-type"), fetched.content)[1]
+            if fetched.content
+            else fetched.text
+        )
         url = args.url or fetched.url
         status = fetched.status
     elif "://" in target:

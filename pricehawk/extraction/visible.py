@@ -200,16 +200,24 @@ def _hooks(el: HtmlElement) -> str:
     return " ".join(el.get(a, "") for a in _HOOK_ATTRS if el.get(a))
 
 
+# Utility classes that hide an element in common CSS frameworks (Bootstrap, Magento, Tailwind).
+_HIDDEN_CLASS = re.compile(
+    r"(?:^|\s)(?:hidden|d-none|hide|is-hidden|no-display|display-none|invisible|u-hidden)(?:\s|$)",
+    re.IGNORECASE,
+)
+
+
 def _hidden(el: HtmlElement) -> bool:
+    """Hidden by attribute, inline style or a framework class (the markup has no CSS)."""
     if el.get("hidden") is not None:
         return True
-    style = (el.get("style") or "").replace(" ", "").lower()
-    if "display:none" in style or "visibility:hidden" in style:
-        return True
-    cls = (el.get("class") or "").lower()
-    return bool(
-        re.search(r"(?:^|\s)(?:hidden|d-none|hide|is-hidden|visually-hidden-none)(?:\s|$)", cls)
-    )
+    style = el.get("style")
+    if style:
+        style = style.replace(" ", "").lower()
+        if "display:none" in style or "visibility:hidden" in style:
+            return True
+    cls = el.get("class")
+    return bool(cls and _HIDDEN_CLASS.search(cls))
 
 
 def price_text(el: HtmlElement, sep: str | None) -> str:
