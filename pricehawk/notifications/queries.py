@@ -313,6 +313,16 @@ def claim_due(
     return [DueRow(**d) for d in details]
 
 
+def pro_told_at(conn: Any, glitch_id: int) -> datetime | None:
+    """When the first Pro or Elite member heard of a glitch (None: nobody yet)."""
+    row = conn.execute(
+        """SELECT min(sent_at) AS t FROM notification_outbox
+           WHERE glitch_id = %s AND tier IN ('pro', 'elite') AND status = 'sent'""",
+        (glitch_id,),
+    ).fetchone()
+    return None if row is None else row["t"]
+
+
 def record_result(
     conn: Any,
     row_id: int,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -236,7 +237,11 @@ class Dispatcher:
             return "postponed"
         if wait > 0:
             time.sleep(wait)
-        message = render(row, self.settings, now, address)
+        if row.variant == "teaser" and row.glitch_id is not None:
+            # asked now, not at claim time: the Pro rows of the same batch went out just before
+            with transaction(pool) as conn:
+                row = dataclasses.replace(row, pro_told_at=queries.pro_told_at(conn, row.glitch_id))
+        message = render(row, self.settings, datetime.now(UTC), address)
         started = time.monotonic()
         try:
             result = channel.send(message)

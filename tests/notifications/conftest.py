@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -107,7 +108,7 @@ def make_product(
             SELECT id, %s, %s, %s, 'USD', %s, %s, {observed_at} FROM retailers WHERE slug = %s
             RETURNING id""",
         (
-            url or f"https://{retailer}.test/p/{id(object())}",
+            url or f"https://{retailer}.test/p/{uuid.uuid4().hex[:12]}",
             "Gadget [Pro] (2024) #1 best_seller!",
             category,
             price,
@@ -157,7 +158,7 @@ def make_user(
     row = conn.execute(
         """INSERT INTO users (email, tier, timezone, markup_pct, email_verified_at)
            VALUES (%s, %s, %s, %s, now()) RETURNING id""",
-        (f"u{id(object())}-{datetime.now().timestamp()}@example.test", tier, timezone, markup_pct),
+        (f"u-{uuid.uuid4().hex[:12]}@example.test", tier, timezone, markup_pct),
     ).fetchone()
     user_id = int(row["id"])
     for kind, address in (channels or {"file": f"user-{user_id}"}).items():

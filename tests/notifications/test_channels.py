@@ -57,8 +57,13 @@ def test_accepted_send_records_provider_message_id(
     result = channel.send(_message(kind, _address(providers, kind)))
     assert result.accepted, result.error
     assert result.provider_message_id and result.provider_message_id.startswith(
-        {"email": "sendgrid:", "sms": "twilio:SM", "whatsapp": "twilio:SM",
-         "telegram": "telegram:", "discord": "discord:"}[kind]  # fmt: skip
+        {
+            "email": "sendgrid:",
+            "sms": "twilio:SM",
+            "whatsapp": "twilio:SM",
+            "telegram": "telegram:",
+            "discord": "discord:",
+        }[kind]  # fmt: skip
     )
     [sent] = _stand_in(providers, kind).deliveries()
     assert sent.status in (200, 201, 202)
@@ -67,8 +72,13 @@ def test_accepted_send_records_provider_message_id(
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("behaviour", "retryable", "unknown"),
-    [("429", True, False), ("500", True, False), ("400", False, False),
-     ("hang", False, True), ("drop", False, True)],  # fmt: skip
+    [
+        ("429", True, False),
+        ("500", True, False),
+        ("400", False, False),
+        ("hang", False, True),
+        ("drop", False, True),
+    ],  # fmt: skip
 )
 def test_failures_are_sorted_into_retry_fail_or_unknown(
     kind: str,
