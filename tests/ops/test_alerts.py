@@ -109,3 +109,30 @@ def _tested_alerts() -> dict[str, int]:
 def test_every_alert_has_a_firing_promtool_test(rule: dict[str, Any]) -> None:
     tested = _tested_alerts()
     assert tested.get(rule["alert"], 0) > 0, f"no promtool test makes {rule['alert']} fire"
+
+
+def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
+    amtool = require_tool("amtool")  # Debian's prometheus-alertmanager
+    config = ROOT / "helm" / "pricehawk" / "files" / "alertmanager.yaml"
+    out = subprocess.run(
+        [amtool, "check-config", str(config)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "SUCCESS" in out.stdout
+    broken = tmp_path / "alertmanager.yaml"
+    broken.write_text(config.read_text().replace("receiver: ops-email\n", "receiver: nobody\n"))
+    out = subprocess.run(
+        [amtool, "check-config", str(broken)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode != 0
+
+
+def test_every_alert_routes_to_email() -> None:
+    config = yaml.safe_load(
+        (ROOT / "helm" / "pricehawk" / "files" / "alertmanager.yaml").read_text()
+    )
+    receivers = {r["name"]: r for r in config["receivers"]}
+    names = [config["route"]["receiver"]] + [r["receiver"] for r in config["route"]["routes"]]
+    for name in names:
+        assert receivers[name]["email_configs"][0]["to"]
+        assert receivers[name]["email_configs"][0]["send_resolved"] is True
