@@ -252,8 +252,7 @@ def _decide(
             and not _same_value_other_currency(structured, visible)
         )
         if differs and visible.price is not None and same_digits(visible.price, structured.price):
-            # A lost decimal point only ever inflates: the smaller reading is the price.
-            if visible.price < structured.price:
+            if lost_decimal_reading(visible.price, structured.price) == visible.price:
                 _use_visible(structured, visible, "lost decimal point")
             else:
                 structured.disagreements.append(
@@ -301,6 +300,19 @@ def _use_visible(d: Decision, visible: VisibleReading, why: str) -> None:
     d.list_price = visible.list_price
     d.currency = visible.currency or d.currency
     d.offer = None
+
+
+def lost_decimal_reading(a: Decimal, b: Decimal) -> Decimal:
+    """Of two readings with the same digits, the real price: one with more than two decimals is
+    a misplaced thousands separator ("1.299" for 1299), otherwise a lost decimal point only
+    ever inflates, so the smaller one."""
+    plausible = [x for x in (a, b) if _decimals(x) <= 2] or [a, b]
+    return min(plausible)
+
+
+def _decimals(x: Decimal) -> int:
+    exponent = x.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def same_digits(a: Decimal, b: Decimal) -> bool:

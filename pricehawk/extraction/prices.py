@@ -167,6 +167,10 @@ def normalise_currency(value: object, *, locale: str | None, url: str) -> str | 
     return currency_for_symbol(text, locale=locale, url=url)
 
 
+# Currencies with three minor digits, where "1.250" really is one and a quarter.
+THREE_DECIMAL_CURRENCIES = frozenset({"KWD", "BHD", "OMR", "JOD", "TND", "LYD", "IQD"})
+
+
 def _zero_decimal_fix(text: str, amount: Decimal, currency: str | None) -> Decimal:
     """Read "24.990" / "24,990" as thousands for currencies without minor units."""
     if currency not in ZERO_DECIMAL_CURRENCIES:
@@ -236,6 +240,15 @@ def parse_price_text(
     if amount is None:
         return None, cur
     effective = cur or currency
+    if (
+        sep == "."
+        and effective not in THREE_DECIMAL_CURRENCIES
+        and amount.as_tuple().exponent == -3
+        and amount >= 1
+        and re.fullmatch(r"[^\d]*\d{1,3}\.\d{3}[^\d.,]*", text)
+    ):
+        # "€1.299" on an English-language page: a thousands separator, not a 3-decimal price.
+        amount = (amount * 1000).to_integral_value()
     if sep is None:
         # Without a locale price-parser guesses; a lone ".123" / ",123" is its thousands guess,
         # which is right for zero-decimal currencies and also what most shops mean.

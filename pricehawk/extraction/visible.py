@@ -377,6 +377,13 @@ def _buy_box_root(doc: HtmlElement, h1: HtmlElement | None) -> HtmlElement | Non
     return parent.getparent() if parent is not None else None
 
 
+def _list_word_leads(text: str) -> bool:
+    """ "Was $99" is a list price; "$79 Reg. $99" is the current price followed by its list."""
+    m = _LIST_TEXT.search(text)
+    digit = _DIGIT.search(text)
+    return bool(m and (digit is None or m.start() < digit.start()))
+
+
 def _score(
     el: HtmlElement,
     text: str,
@@ -406,7 +413,7 @@ def _score(
         or el.get("data-a-strike") == "true"
         or region.struck
         or bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
-        or bool(_LIST_TEXT.search(text))
+        or _list_word_leads(text)
         or (bool(_LIST_TEXT.search(label)) and not _CURRENT_TEXT.search(text))
         or (region.list_hint and not (hooks and _CURRENT_STRONG.search(hooks)))
     )

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from pricehawk.extraction.core import lost_decimal_reading, same_digits
 from pricehawk.extraction.prices import (
     country_from_url,
     currency_for_symbol,
@@ -51,6 +52,8 @@ from pricehawk.extraction.prices import (
         ("EUR 9.99", None, None, "", "9.99", "EUR"),
         ("19.99", None, "USD", "", "19.99", "USD"),
         ("9,99", "de", None, "", "9.99", None),
+        ("€1.299", "en", None, "", "1299", "EUR"),
+        ("1.250", "en", "KWD", "", "1.250", None),
     ],
 )
 def test_parse_price_text(
@@ -153,6 +156,15 @@ def test_default_currency_prefers_locale_over_domain() -> None:
     assert default_currency(locale="es_CL", url="https://example.com/") == "CLP"
     assert default_currency(locale=None, url="https://example.de/") == "EUR"
     assert default_currency(locale=None, url="https://example.com/") is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "want"),
+    [("1.299", "1299.00", "1299.00"), ("129", "12900", "129"), ("1999", "19.99", "19.99")],
+)
+def test_lost_decimal_reading(a: str, b: str, want: str) -> None:
+    assert lost_decimal_reading(Decimal(a), Decimal(b)) == Decimal(want)
+    assert same_digits(Decimal(a), Decimal(b))
 
 
 @pytest.mark.parametrize(

@@ -276,6 +276,11 @@ def test_price_range_string_in_json_ld_is_ambiguous() -> None:
     assert [c.price for c in r.candidates] == [Decimal("19.99"), Decimal("29.99")]
 
 
+def test_current_price_followed_by_its_list_price_in_one_element() -> None:
+    r = extract(BUY_BOX.format('<span class="price">$79.99 Reg. $99.99</span>'), URL)
+    assert r.price == Decimal("79.99")
+
+
 def test_visible_price_range_is_not_a_price() -> None:
     r = extract(BUY_BOX.format('<span class="price">$20.00 – $35.00</span>'), URL)
     assert r.price is None
