@@ -26,4 +26,5 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(billing.bp)
     # Other blueprints register below, one line each.
+    app.register_blueprint(__import__("portal.blueprints.notify_routes", fromlist=["bp"]).bp)
     return app
