@@ -53,7 +53,7 @@ from pricehawk.extraction.prices import (
         ("19.99", None, "USD", "", "19.99", "USD"),
         ("9,99", "de", None, "", "9.99", None),
         ("€1.299", "en", None, "", "1299", "EUR"),
-        ("1.250", "en", "KWD", "", "1.250", None),
+        ("1.250", "en", "KWD", "", "1.250", "KWD"),
     ],
 )
 def test_parse_price_text(
