@@ -18,9 +18,10 @@ from proxy.http.proxy import HttpProxyBasePlugin
 class TagPlugin(HttpProxyBasePlugin):
     """Adds X-Sandbox-Proxy: <the instance's tag> to every forwarded request."""
 
+    tag = "proxy"
+
     def handle_client_request(self, request: HttpParser) -> HttpParser | None:
-        tag = getattr(self.flags, "sandbox_proxy_tag", "") or "proxy"
-        request.add_header(b"X-Sandbox-Proxy", tag.encode())
+        request.add_header(b"X-Sandbox-Proxy", self.tag.encode())
         return request
 
 
@@ -32,8 +33,8 @@ class ForwardProxy:
         self.proxy = proxy.Proxy(
             ["--port", "0", "--num-acceptors", "1", "--num-workers", "1", "--threaded"],
             hostname=ipaddress.IPv4Address("127.0.0.1"),
-            plugins=[TagPlugin],
-            sandbox_proxy_tag=tag,
+            # one plugin class per instance: proxy.py builds plugins per connection
+            plugins=[type(f"TagPlugin_{tag}", (TagPlugin,), {"tag": tag})],
         )
 
     def start(self) -> ForwardProxy:
