@@ -44,3 +44,5 @@ class Anomaly:
     discount: float
     reasons: tuple[str, ...] = ()
     scores: Mapping[str, float] = field(default_factory=dict)
+    # the price the discount is measured against (min of the baseline and the recent level)
+    reference: Decimal | None = None
