@@ -219,8 +219,9 @@ class Dispatcher:
             return self._finish(pool, row, "cancelled", "channel turned off or removed")
         if row.glitch_id is not None and row.glitch_status != "live":
             return self._finish(pool, row, "expired", f"glitch {row.glitch_status}")
-        delayed = is_delayed(row.tier, self.settings.tier_delays) or (
-            row.user_id is None and row.variant == "deal"
+        # tier delays apply to glitches; a tracked-product alert is due at once for every tier
+        delayed = row.glitch_id is not None and (
+            is_delayed(row.tier, self.settings.tier_delays) or row.user_id is None
         )
         if row.variant != "teaser" and needs_recheck(delayed, row.validated_at, now):
             reason = self.dead_deal(row, now)
