@@ -75,7 +75,9 @@ _PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 _DIGIT = re.compile(r"\d")
 
 
-_RANGE = re.compile(r"\d[^\d]{0,6}(?:\s[-–—]\s?|\s?[–—]\s?|\sto\s|\sbis\s|\sà\s)[^\d]{0,6}\d")
+_RANGE = re.compile(
+    r"\d[^\d]{0,6}(?:\s[-–—]\s?|\s?[–—~～〜]\s?|\sto\s|\sbis\s|\sà\s|\sa\s)[^\d]{0,6}\d"
+)
 
 
 def is_price_range(text: str) -> bool:

@@ -83,7 +83,8 @@ _NOT_PRICE_TEXT = re.compile(
     r"\bunit price\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
-    r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b",
+    r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b|"
+    r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d",
     re.IGNORECASE,
 )
 _LIST_TEXT = re.compile(
@@ -377,6 +378,27 @@ def _buy_box_root(doc: HtmlElement, h1: HtmlElement | None) -> HtmlElement | Non
     return parent.getparent() if parent is not None else None
 
 
+_APPROX = re.compile(r"\(?\s*(?:approx|≈|ca\.|circa|environ|aprox)", re.IGNORECASE)
+_NOW_TEXT = re.compile(
+    r"\bnow\b|\bsale\b|\bour price\b|\btoday\b|\bahora\b|\bjetzt\b|\bnur\b|"
+    r"\bmaintenant\b|\bpor:|\boferta\b|\bdeal\b",
+    re.IGNORECASE,
+)
+
+
+def split_was_now(text: str) -> tuple[str, str | None]:
+    """ "Was $99 Now $79" -> ("Now $79", "Was $99"); text without that shape -> (text, None)."""
+    listed = _LIST_TEXT.search(text)
+    if listed is None:
+        return text, None
+    for now in _NOW_TEXT.finditer(text):
+        if now.start() > listed.start() and _DIGIT.search(text, now.end()):
+            was = text[: now.start()]
+            if _DIGIT.search(was):
+                return text[now.start() :], was
+    return text, None
+
+
 def _list_word_leads(text: str) -> bool:
     """ "Was $99" is a list price; "$79 Reg. $99" is the current price followed by its list."""
     m = _LIST_TEXT.search(text)
@@ -392,7 +414,9 @@ def _score(
     order: int,
     page: Page,
     currency: str | None,
+    is_list: bool | None = None,
 ) -> Scored | None:
+    """Score one visible price reading (None: not a price at all); `is_list` forces the role."""
     hooks = _hooks(el)
     tag = el.tag if isinstance(el.tag, str) else ""
     label = _label_text(el)
@@ -409,13 +433,17 @@ def _score(
     if len(text) > 40:
         return None
     is_list = (
-        tag in _STRUCK_TAGS
-        or el.get("data-a-strike") == "true"
-        or region.struck
-        or bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
-        or _list_word_leads(text)
-        or (bool(_LIST_TEXT.search(label)) and not _CURRENT_TEXT.search(text))
-        or (region.list_hint and not (hooks and _CURRENT_STRONG.search(hooks)))
+        is_list
+        if is_list is not None
+        else (
+            tag in _STRUCK_TAGS
+            or el.get("data-a-strike") == "true"
+            or region.struck
+            or bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
+            or _list_word_leads(text)
+            or (bool(_LIST_TEXT.search(label)) and not _CURRENT_TEXT.search(text))
+            or (region.list_hint and not (hooks and _CURRENT_STRONG.search(hooks)))
+        )
     )
     score = 1.0
     if el.get("itemprop") == "price":
@@ -458,10 +486,23 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
             text = data_price
         if len(text) > 40:
             text = _short_price_child(el) or text
+        head = _APPROX.split(text, maxsplit=1)[0]
+        if _DIGIT.search(head):
+            text = head  # "$19.99 (approx. €18.40)": the converted amount is a courtesy
         if not text or not re.search(r"\d", text):
             continue
         region = _region(el, root, cache, title_path)
         if region.hidden:
+            continue
+        now_part, was_part = split_was_now(text)
+        if was_part is not None:
+            # "Was $99 Now $79" in one element: two readings, each with its role.
+            for part, role in ((now_part, False), (was_part, True)):
+                scored = _score(
+                    el, part, region, order=order, page=page, currency=currency, is_list=role
+                )
+                if scored is not None:
+                    out.append(scored)
             continue
         scored = _score(el, text, region, order=order, page=page, currency=currency)
         if scored is not None:

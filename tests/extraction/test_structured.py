@@ -291,3 +291,24 @@ def test_low_confidence_visible_disagreement_is_recorded_but_structured_kept() -
     r = extract(page({"@type": "Product", "name": "T", "offers": offer("10.00")}, body=body), URL)
     assert r.price == Decimal("10.00") and r.method == "json-ld"
     assert any("low confidence" in d for d in r.disagreements)
+
+
+@pytest.mark.parametrize(
+    ("price_html", "price", "list_price"),
+    [
+        ('<span class="price">Was $99 Now $79</span>', "79", "99"),
+        ('<span class="price">Now $79 Was $99</span>', "79", None),
+        ('<span class="price">Antes $ 34.990 Ahora $ 24.990</span>', "24990", "34990"),
+        ('<span class="price">2 for $30</span><span class="price">$16.00</span>', "16.00", None),
+        ('<span class="price">$19.99 (approx. €18.40)</span>', "19.99", None),
+        ('<span class="price">$49.99</span><span class="price-per-unit">$2.50 / 100g</span>',
+         "49.99", None),
+        ('<span class="price">$49.99</span><p>or $12.50/mo with <span class="klarna">Klarna'
+         '</span></p><span class="price monthly-price">$12.50/mo</span>', "49.99", None),
+    ],
+)  # fmt: skip
+def test_visible_buy_box_readings(price_html: str, price: str, list_price: str | None) -> None:
+    r = extract(BUY_BOX.format(price_html), "https://shop.example.cl/p" if "." in price_html
+                and "Antes" in price_html else URL)  # fmt: skip
+    assert r.price == Decimal(price)
+    assert r.list_price == (Decimal(list_price) if list_price else None)
