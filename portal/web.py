@@ -92,6 +92,8 @@ class Services:
                 from pricehawk.db import database_url, make_pool
 
                 self._pool = make_pool(database_url(self.settings), min_size=1, max_size=8)
+                # a request waits at most this long for a connection, then fails (5xx)
+                self._pool.timeout = 5.0
             return self._pool
 
     @property
@@ -116,7 +118,7 @@ class Services:
         """Release the pool and the mail thread."""
         self.mailer.drain()
         if self._pool is not None:
-            self._pool.close()
+            self._pool.close(timeout=2)
 
 
 def services() -> Services:
