@@ -12,7 +12,7 @@ import lxml.html
 from lxml.html import HtmlElement
 from w3lib.encoding import html_to_unicode
 
-from pricehawk.extraction.prices import country_from_locale, country_from_url, normalise_locale
+from pricehawk.extraction.prices import country_from_url, normalise_locale
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
@@ -55,9 +55,11 @@ def parse(html: str | bytes, url: str, *, locale: str | None = None) -> Page | N
 
 
 def page_locale(doc: HtmlElement, url: str) -> str | None:
-    """The page's locale: `<html lang>` or og:locale, with the region filled in from the domain.
+    """The page's locale: `<html lang>` or og:locale, with the region taken from the domain.
 
     A bare "es" on a .mx shop is es_MX (dot decimals), on a .cl shop es_CL (comma decimals).
+    A country domain also beats the page's own region: themes ship "en-US" everywhere, but a
+    .ca shop charges CAD.
     """
     lang = doc.get("lang") or doc.get("xml:lang")
     if not lang:
@@ -69,6 +71,6 @@ def page_locale(doc: HtmlElement, url: str) -> str | None:
     country = country_from_url(url)
     if norm is None:
         return None
-    if country_from_locale(norm) is None and country is not None:
-        return f"{norm}_{country}"
+    if country is not None:
+        return f"{norm.split('_', 1)[0]}_{country}"
     return norm

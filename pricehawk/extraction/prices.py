@@ -69,7 +69,10 @@ _DOLLAR_COUNTRIES = frozenset(
 _KRONA_COUNTRIES = {"SE": "SEK", "NO": "NOK", "DK": "DKK", "IS": "ISK"}
 
 # Second-level parts under which the real country code is the last label ("co.uk", "com.au").
-_GENERIC_TLDS = frozenset({"com", "net", "org", "io", "shop", "store", "app", "co", "info", "biz"})
+_GENERIC_TLDS = frozenset(
+    {"com", "net", "org", "io", "shop", "store", "app", "co", "info", "biz", "ai", "me", "tv",
+     "cc", "fm", "ly", "to", "gg", "so", "sh", "ws", "la", "eu", "xyz", "online", "site"}
+)  # fmt: skip
 
 _PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 _DIGIT = re.compile(r"\d")

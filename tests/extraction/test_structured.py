@@ -312,3 +312,21 @@ def test_visible_buy_box_readings(price_html: str, price: str, list_price: str |
                 and "Antes" in price_html else URL)  # fmt: skip
     assert r.price == Decimal(price)
     assert r.list_price == (Decimal(list_price) if list_price else None)
+
+
+@pytest.mark.parametrize(
+    ("lang", "url", "text", "price", "currency"),
+    [
+        ("en-US", "https://shop.example.ca/p", "$49.99", "49.99", "CAD"),
+        ("es", "https://tienda.example.com.mx/p", "$1,299.00", "1299.00", "MXN"),
+        ("es", "https://tienda.example.cl/p", "$24.990", "24990", "CLP"),
+        ("de-DE", "https://shop.example.ch/p", "CHF 1'299.50", "1299.50", "CHF"),
+        ("en", "https://shop.example.io/p", "$10.00", "10.00", "USD"),
+    ],
+)
+def test_domain_beats_theme_locale(
+    lang: str, url: str, text: str, price: str, currency: str
+) -> None:
+    html = f'<html lang="{lang}"><body>{BUY_BOX.format(f"<span class=price>{text}</span>")}'
+    r = extract(html, url)
+    assert (r.price, r.currency) == (Decimal(price), currency)
