@@ -108,6 +108,11 @@ def test_components_and_kinds(objects: list[dict[str, Any]]) -> None:
 def test_settings_configmap_and_secret_hold_every_setting(objects: list[dict[str, Any]]) -> None:
     config = of_kind(objects, "ConfigMap")["pricehawk-config"]["data"]
     secret = of_kind(objects, "Secret")["pricehawk-secrets"]["data"]
+    missing = [s for s in SETTINGS if s.env not in set(config) | set(secret)]
+    hint = "".join(
+        f'  # {" ".join(s.doc.split())} (default: {s.default!r})\n  {s.env}: ""\n' for s in missing
+    )
+    assert not missing, f"add to helm/pricehawk/values.yaml (config: or secrets:):\n{hint}"
     assert set(config) | set(secret) == {s.env for s in SETTINGS}
     assert not set(config) & set(secret)
     # secrets never go to the ConfigMap
