@@ -16,10 +16,14 @@ from lxml.html import HtmlElement
 from pricehawk.extraction.page import Page
 
 # Markers that only a challenge / block page carries, whatever else is on it.
+# Markers that only a challenge / block page carries. Protected *normal* pages carry look-alikes
+# that must not match: Cloudflare's "/cdn-cgi/challenge-platform/scripts/jsd/" bot script and
+# Imperva's "/_Incapsula_Resource?SWJIYLWA=..." script are on every page of such shops.
 _STRONG_CAPTCHA = re.compile(
-    r"captcha-delivery\.com|px-captcha|/cdn-cgi/challenge-platform|cf-chl-|challenge-form|"
-    r"enter the characters you see below|type the characters you see in this image|"
-    r"geo\.captcha-delivery|_incapsula_resource|hcaptcha-challenge",
+    r"captcha-delivery\.com|px-captcha|/cdn-cgi/challenge-platform/(?!scripts/jsd)|cf-chl-|"
+    r"challenge-form|enter the characters you see below|"
+    r"type the characters you see in this image|_incapsula_resource\?[^ ]*incident_id|"
+    r"incapsula incident id|hcaptcha-challenge",
     re.IGNORECASE,
 )
 _CAPTCHA_TITLE = re.compile(

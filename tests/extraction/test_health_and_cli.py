@@ -130,3 +130,15 @@ def test_cli_bad_selectors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     yml.write_text("extraction:\n  prize: '.p'\n")
     code, _, err = _run(capsys, str(PAGES / "jsonld_basic.html"), "--selectors", str(yml))
     assert code == 2 and "prize" in err
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "/cdn-cgi/challenge-platform/scripts/jsd/main.js",
+        "/_Incapsula_Resource?SWJIYLWA=719d34d31c8e3a6e6fffd425f7e032f3",
+        "https://js.datadome.co/tags.js",
+    ],
+)
+def test_bot_protection_scripts_on_normal_pages_are_not_challenges(marker: str) -> None:
+    assert classify(signals("Shop", LONG, markers=marker), has_product_data=True) == "ok"
