@@ -76,6 +76,9 @@ def _check_robots(client: httpx.Client, url: str, user_agent: str) -> None:
         resp = client.get(rurl)
         status = resp.status_code
         body = resp.content[:_MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
+    except httpx.TooManyRedirects:
+        # RFC 9309 2.3.1.2: past five redirects the file may be treated as unavailable (4xx).
+        status, body = 404, ""
     except httpx.HTTPError:
         status, body = None, ""
     if not robots_allows(status, body, url, user_agent):

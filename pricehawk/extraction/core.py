@@ -397,12 +397,8 @@ def _product_decision(product: Product, visible: VisibleReading, page: Page) -> 
     d.price = offer.price
     d.list_price = offer.list_price
     d.currency = offer.currency
-    d.availability = _offer_availability(offer, priced)
+    d.availability = offer.availability
     return d
-
-
-def _offer_availability(chosen: Offer, priced: list[Offer]) -> str | None:
-    return chosen.availability
 
 
 def choose_offer(

@@ -97,6 +97,12 @@ def test_robots_5xx_disallows_all(site: Site) -> None:
         fetch(site.base + "/p/1", user_agent=UA)
 
 
+def test_robots_redirect_loop_counts_as_unavailable(site: Site) -> None:
+    site.routes["/robots.txt"] = (301, "", {"Location": "/robots.txt"})
+    site.routes["/p/1"] = (200, PRODUCT, {})
+    assert fetch(site.base + "/p/1", user_agent=UA).status == 200
+
+
 def test_robots_can_be_skipped(site: Site) -> None:
     site.routes["/robots.txt"] = (200, "User-agent: *\nDisallow: /\n", {})
     site.routes["/p/1"] = (200, PRODUCT, {})
