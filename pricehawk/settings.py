@@ -300,6 +300,20 @@ SETTINGS: tuple[Setting, ...] = (
         "0",
         "Port of the operator console's Prometheus /metrics endpoint (0: not served).",
     ),
+    Setting(
+        "LLM_TIMEOUT",
+        "llm_timeout_s",
+        "20",
+        "Seconds the LLM validator waits for one answer before retrying or falling back to rules.",
+    ),
+    Setting("LLM_MAX_RETRIES", "llm_max_retries", "2", "Retries of a failed LLM call."),
+    Setting(
+        "PRICEHAWK_CONFIRM_REFETCH",
+        "confirm_refetch_raw",
+        "",
+        "Retailer slugs (comma-separated, or *) whose glitches are re-fetched and re-read"
+        " before they are confirmed.",
+    ),
 )
 
 
@@ -325,6 +339,9 @@ class Settings:
     llm_base_url: str = ""
     llm_api_key: str = ""
     llm_model: str = "deepseek/deepseek-chat"
+    llm_timeout_s: float = 20.0
+    llm_max_retries: int = 2
+    confirm_refetch_raw: str = ""
     stripe_api_key: str = ""
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""

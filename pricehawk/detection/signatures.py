@@ -153,9 +153,7 @@ def installment(
 def is_shelf_price(price: float) -> bool:
     """Whether a price ends the way shops set prices (x.99, x.95, x.49, x.00, whole ...9)."""
     cents = round(price * 100) % 100
-    if cents in (0, 49, 95, 99):
-        return True
-    return False
+    return cents in (0, 49, 95, 99)
 
 
 def _has_shelf_price(lo: float, hi: float) -> bool:

@@ -71,8 +71,9 @@ RETAILERS = (
     RetailerSpec("andesmart", "CLP", 0.00106, 12.0, -4),
 )
 
-NOUNS = ("Laptop", "Headphones", "Espresso Machine", "Monitor", "Camera", "Blender", "Drill",
-         "Smartwatch", "Tablet", "Speaker", "Vacuum", "Air Fryer", "Router", "Keyboard")  # fmt: skip
+NOUNS = ("Laptop", "Headphones", "Espresso Machine", "Monitor", "Camera", "Blender",
+         "Drill", "Smartwatch", "Tablet", "Speaker", "Vacuum", "Air Fryer", "Router",
+         "Keyboard")  # fmt: skip
 CONSUMABLES = ("Coffee Pods", "AA Batteries", "Printer Ink", "Protein Bars", "Dish Tabs",
                "Razor Blades", "Water Filters", "Paper Towels")  # fmt: skip
 PACKS = (2, 3, 4, 6, 8, 12, 24)
@@ -133,16 +134,15 @@ def generate(cfg: SynthConfig) -> Iterator[tuple[tuple[str, ...], tuple[str, ...
     _plant_market_events(rng, listings, t0, span)
     sale_days = {r.slug: _sale_days(rng, t0, span) for r in RETAILERS}
     outages = {r.slug: _outages(rng, t0, span) for r in RETAILERS}
-    event_seq = 0
     counts: dict[str, int] = {}
     for listing in listings:
         if listing.gtin:
             counts[listing.gtin] = counts.get(listing.gtin, 0) + 1
     shared = {g for g, c in counts.items() if c > 1}
     for listing in listings:
-        event_seq = yield from _observe(
+        yield from _observe(
             rng, cfg, listing, sale_days[listing.retailer.slug],
-            outages[listing.retailer.slug], t0, span, event_seq, shared,
+            outages[listing.retailer.slug], t0, span, shared,
         )  # fmt: skip
 
 
@@ -278,7 +278,6 @@ def _observe(
     outages: list[tuple[float, float]],
     t0: float,
     span: float,
-    event_seq: int,
     shared_gtins: set[str],
 ) -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
     spec = li.retailer
@@ -296,7 +295,7 @@ def _observe(
             t += rng.uniform(1, 5) * 86400  # out of stock, delisted for a while, blocked...
         t += interval * rng.uniform(0.6, 1.4)
     if not times:
-        return event_seq
+        return
     glitch_at: list[tuple[int, int, str]] = []  # (first obs index, length, kind)
     n_glitch = _poisson(rng, cfg.glitch_rate)
     if n_glitch and len(times) > 4:
@@ -365,9 +364,6 @@ def _observe(
             (pid, at, _fmt(shown), list_price, cur, li.gtin, spec.slug, li.title),
             (pid, at, label, event_id),
         )
-        if event_id:
-            event_seq += 1
-    return event_seq
 
 
 def _glitch_price(

@@ -33,4 +33,14 @@ class Verdict:
     confidence: float
     glitch_type: str
     reasoning: str
-    validator: str  # "rules", "llm:<model>", "operator:<name>"
+    validator: str  # "rules", "llm:<model>", "refetch", "operator:<name>"
+
+
+@dataclass(frozen=True)
+class LLMAnswer:
+    """One parsed model answer, with what it cost."""
+
+    verdict: Verdict
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: int | None = None
