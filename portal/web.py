@@ -20,7 +20,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from werkzeug.exceptions import HTTPException
@@ -157,7 +167,8 @@ def init_app(app: Flask, settings_: Settings) -> None:
             registry=registry,
         ),
     )
-    app.config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is no limit
+        app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.before_request(_start)
     app.before_request(_load_session)
     app.before_request(_check_csrf)
@@ -286,8 +297,8 @@ def csrf_token() -> str:
 
 
 def _check_csrf() -> ResponseReturnValue | None:
-    if request.method in SAFE_METHODS:
-        return None
+    if request.method in SAFE_METHODS or request.routing_exception is not None:
+        return None  # a 404 or 405 answers first; it runs no view
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, "csrf_exempt", False):
         return None
@@ -377,6 +388,9 @@ def content_security_policy(settings_: Settings) -> str:
 
 def _start() -> None:
     g.started = time.perf_counter()
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length or 0) > limit:
+        abort(413)  # before anything reads the body
 
 
 def _finish(response: Response) -> Response:

@@ -88,7 +88,7 @@ class StripeGateway:
                     "success_url": link(
                         self.settings, "/billing/success?session_id={CHECKOUT_SESSION_ID}"
                     ),
-                    "cancel_url": link(self.settings, "/billing?cancelled=1"),
+                    "cancel_url": link(self.settings, "/billing?notice=checkout_cancelled"),
                     "metadata": metadata,
                     "subscription_data": {"metadata": metadata},
                 }

@@ -44,7 +44,7 @@ def _sweeper(app: Any, stop: threading.Event) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    import waitress
+    import waitress  # type: ignore[import-untyped]
 
     from portal import create_app
 

@@ -247,7 +247,7 @@ def test_next_redirects_only_to_our_own_paths(client: FlaskClient, app: Flask) -
         assert response.headers["Location"] == expected, next_value
 
 
-@pytest.mark.parametrize(("value", "expected"), NEXT_CASES + [("/ok\x01", "/account")])
+@pytest.mark.parametrize(("value", "expected"), [*NEXT_CASES, ("/ok\x01", "/account")])
 def test_safe_next(value: str, expected: str) -> None:
     from portal.web import safe_next
 
