@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, task, threads
 
 from crawler import metrics
@@ -155,7 +156,7 @@ class StorePipeline:
         except Exception:
             log.warning("could not announce anomalies on Redis", exc_info=True)
 
-    def close_spider(self, spider: Any = None) -> defer.Deferred[Any]:
+    async def close_spider(self, spider: Any = None) -> None:
         if self.ticker is not None and self.ticker.running:
             self.ticker.stop()
         if self.buffer:
@@ -170,4 +171,4 @@ class StorePipeline:
                 self.pool.close()
 
         d.addBoth(done)
-        return d
+        await maybe_deferred_to_future(d)

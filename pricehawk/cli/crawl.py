@@ -205,7 +205,8 @@ def crawl_in_process(
         browser=browser,
         extra=extra,
     )
-    process = CrawlerProcess(scrapy_settings, install_root_handler=False)
+    scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False)
+    process = CrawlerProcess(scrapy_settings)
     names = ("catalog",) if distributed else ("catalog", "tracked")
     crawlers = []
     for name in names:
