@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from lxml.html import HtmlElement
@@ -20,7 +20,10 @@ from pricehawk.extraction.page import Page
 from pricehawk.extraction.prices import decimal_separator_for, is_price_range, parse_price_text
 
 _PRICE_WORDS = ("price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris")
-_HOOK_ATTRS = ("class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation")
+_HOOK_ATTRS = (
+    "class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation",
+    "data-hook",
+)  # fmt: skip
 _HOOK_WORD = re.compile("|".join(_PRICE_WORDS), re.IGNORECASE)
 # Tags a displayed price lives in. Links, list items, icons and form controls are left out on
 # purpose: on real pages (mega menus, SVG sprites) iterating them costs more than everything else.
@@ -34,6 +37,16 @@ _SKIP_TAGS = frozenset(
      "button", "img", "svg", "form", "html", "body", "head", "title"}
 )  # fmt: skip
 _STRUCK_TAGS = frozenset({"del", "s", "strike"})
+
+
+def is_struck(el: HtmlElement) -> bool:
+    """Struck through by its tag or an inline style (OpenCart's default theme does the latter)."""
+    if el.tag in _STRUCK_TAGS:
+        return True
+    style = el.get("style")
+    return bool(style and "line-through" in style)
+
+
 _DIGIT = re.compile(r"\d")
 # A product page shows tens of prices; thousands means a listing or a hostile page.
 _MAX_CANDIDATES = 400
@@ -56,7 +69,7 @@ _CURRENT = re.compile(
 )
 _LIST = re.compile(
     r"(?<![a-z])(?:was|old|list)(?![a-z])|oldprice|wasprice|listprice|list-?price|regular|"
-    r"compare|strike|original|rrp|msrp|before|crossed|retail|previous|uvp|reference|"
+    r"compare|strike|original|rrp|msrp|before|crossed|retail|previous|uvp|reference|secondary|"
     r"(?<![a-z])normal|standard|initial|non-?sale|crossout",
     re.IGNORECASE,
 )
@@ -84,7 +97,8 @@ _NOT_PRICE_TEXT = re.compile(
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
     r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b|"
-    r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d",
+    r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d|\bexcl\b|\bexkl\b|"
+    r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bhors taxes?\b|\bsin iva\b|\bohne mwst\b",
     re.IGNORECASE,
 )
 _LIST_TEXT = re.compile(
@@ -195,6 +209,9 @@ class Scored:
     in_buy_box: bool
     text: str
     order: int
+    # List price only because a class says "regular"/"list": Magento's and Shopify's themes
+    # name the *only* price that way when nothing is on sale.
+    soft_list: bool = False
 
 
 def _hooks(el: HtmlElement) -> str:
@@ -231,7 +248,7 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
         for child in node:
             if (
                 not isinstance(child.tag, str)
-                or (child.tag in _STRUCK_TAGS and skip_struck)
+                or (skip_struck and is_struck(child))
                 or child.tag in ("script", "style")
                 or _SR_ONLY.search(child.get("class") or "~")
             ):
@@ -249,7 +266,7 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
             if child.tail:
                 parts.append(child.tail)
 
-    walk(el, el.tag not in _STRUCK_TAGS)
+    walk(el, not is_struck(el))
     return " ".join("".join(parts).split())
 
 
@@ -328,7 +345,7 @@ def _region(
                 and (on_title_path or not _BAD_REGION.search(hooks))
             )
         )
-        struck = inherited.struck or tag in _STRUCK_TAGS
+        struck = inherited.struck or is_struck(anc)
         list_hint = inherited.list_hint or bool(
             hooks and re.search(r"price", hooks, re.I) and _LIST.search(hooks)
         )
@@ -432,19 +449,21 @@ def _score(
     # A long text is a container or a sentence, not a price display.
     if len(text) > 40:
         return None
-    is_list = (
-        is_list
-        if is_list is not None
-        else (
-            tag in _STRUCK_TAGS
-            or el.get("data-a-strike") == "true"
-            or region.struck
-            or bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
-            or _list_word_leads(text)
-            or (bool(_LIST_TEXT.search(label)) and not _CURRENT_TEXT.search(text))
-            or (region.list_hint and not (hooks and _CURRENT_STRONG.search(hooks)))
-        )
+    hard_list = (
+        is_struck(el)
+        or el.get("data-a-strike") == "true"
+        or region.struck
+        or _list_word_leads(text)
+        or (bool(_LIST_TEXT.search(label)) and not _CURRENT_TEXT.search(text))
     )
+    soft_list = not hard_list and (
+        bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
+        or (region.list_hint and not (hooks and _CURRENT_STRONG.search(hooks)))
+    )
+    if is_list is None:
+        is_list = hard_list or soft_list
+    else:
+        soft_list = False
     score = 1.0
     if el.get("itemprop") == "price":
         score += 2
@@ -459,7 +478,7 @@ def _score(
     if region.bad:
         score -= 6
     score -= min(order, 200) * 0.002  # earlier on the page is likelier the main price
-    return Scored(amount, cur, score, is_list, region.buy_box, text, order)
+    return Scored(amount, cur, score, is_list, region.buy_box, text, order, soft_list)
 
 
 def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Scored]:
@@ -521,7 +540,7 @@ def price_elements(doc: HtmlElement) -> list[HtmlElement]:
         if len(out) >= _MAX_CANDIDATES:
             break
         attrs = el.attrib
-        if el.tag in _STRUCK_TAGS:
+        if is_struck(el):
             # "Was <s>$349.99</s>": a list price even without a price class.
             if _CURRENCY_IN_TEXT.search(el.text_content() or ""):
                 out.append(el)
@@ -544,7 +563,7 @@ def _wrappers_of_prices(els: list[HtmlElement], ids: set[int], sep: str | None) 
     struck-through: the container's own text leaves struck parts out and still reads)."""
     wrapped: set[int] = set()
     for d in els:
-        if d.tag in _STRUCK_TAGS or _PART.search(_hooks(d)) or not _DIGIT.search(d.text_content()):
+        if is_struck(d) or _PART.search(_hooks(d)) or not _DIGIT.search(d.text_content()):
             continue
         for anc in d.iterancestors():
             key = id(anc)
@@ -559,7 +578,7 @@ def _short_price_child(el: HtmlElement) -> str | None:
     """In a price container with a long text ("$1,099.99 Your price for this item is..."), the
     first descendant whose own text is just an amount with a currency."""
     for d in el.iterdescendants():
-        if not isinstance(d.tag, str) or d.tag in _STRUCK_TAGS or _SR_ONLY.search(_hooks(d) or "~"):
+        if not isinstance(d.tag, str) or is_struck(d) or _SR_ONLY.search(_hooks(d) or "~"):
             continue
         own = " ".join((d.text or "").split())
         if own and len(own) <= 25 and _CURRENCY_IN_TEXT.search(own) and re.search(r"\d", own):
@@ -577,7 +596,7 @@ def _text_scan(
 ) -> Iterable[Scored]:
     """Prices in the buy box that no class names: short text nodes with a currency."""
     for i, el in enumerate(root.iter()):
-        if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS or el.tag in ("h1", "h2"):
+        if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS or el.tag == "h1":
             continue
         own = (el.text or "").strip()
         if not own or len(own) > 30 or not _CURRENCY_IN_TEXT.search(own):
@@ -605,6 +624,11 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
     reading may overrule it) and much cheaper on real pages, which are mostly not the buy box.
     """
     scored = _candidates(page, currency, buy_box_only)
+    if not any(not s.is_list and s.score >= 1.5 for s in scored):
+        # Nothing reads as the current price: a lone "regular" price is the price.
+        soft = [s for s in scored if s.soft_list]
+        if len({s.price for s in soft}) == 1:
+            scored = [replace(s, is_list=False) if s.soft_list else s for s in scored]
     current = sorted((s for s in scored if not s.is_list), key=lambda s: -s.score)
     availability = _visible_availability(page)
     if not current or current[0].score < 1.5:
