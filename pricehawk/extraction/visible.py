@@ -435,7 +435,6 @@ def _score(
 ) -> Scored | None:
     """Score one visible price reading (None: not a price at all); `is_list` forces the role."""
     hooks = _hooks(el)
-    tag = el.tag if isinstance(el.tag, str) else ""
     label = _label_text(el)
     amount, cur = parse_price_text(text, locale=page.locale, currency=currency, url=page.url)
     if amount is None or amount == 0:
