@@ -65,6 +65,7 @@ def pricehawk_env(settings: Settings) -> dict[str, str]:
         "PRICEHAWK_DEMO_SHOP_URL": settings.demo_shop_url,
         "PRICEHAWK_SECRET_KEY": settings.secret_key,
         "PRICEHAWK_CRAWL_MODE": settings.crawl_mode,
+        "PRICEHAWK_RETAILERS_DIR": settings.retailers_dir,
     }
 
 
