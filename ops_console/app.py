@@ -36,7 +36,4 @@ else:
             ],
         }
     )  # fmt: skip
-    with st.sidebar:
-        st.caption(f"Signed in as **{operator.username}** ({operator.role})")
-        st.button("Sign out", on_click=data.sign_out, key="sign_out")
 page.run()

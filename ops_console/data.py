@@ -249,6 +249,10 @@ def require_operator() -> Operator:
         st.warning("Sign in to use the console.")
         st.stop()
     assert op is not None
+    # Drawn by each page (not app.py) so that every page run, fragment reruns aside, has it.
+    with st.sidebar:
+        st.caption(f"Signed in as **{op.username}** ({op.role})")
+        st.button("Sign out", on_click=sign_out, key="sign_out")
     return op
 
 

@@ -394,7 +394,8 @@ def _outbox_row(r: dict[str, Any]) -> OutboxRow:
     recipient = mask_contact(r["channel"], address) if address else ""
     if not recipient:
         recipient = mask_email(email) if email else "(public channel)"
-    return OutboxRow(**{**r, "error": scrub(r.pop("last_error"))}, recipient=recipient)
+    error = scrub(r.pop("last_error"))
+    return OutboxRow(**r, error=error, recipient=recipient)
 
 
 _OUTBOX_SELECT = """
