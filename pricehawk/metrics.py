@@ -54,6 +54,7 @@ NAMESPACE = "pricehawk"
 SUBSYSTEMS: tuple[str, ...] = (
     "crawler",  # Scrapy workers (`pricehawk crawl [--distributed]`)
     "detection",  # the detector and validators, wherever they run
+    "llm",  # the LLM validator's calls, tokens and latency (pricehawk/validation/llm.py)
     "worker",  # `pricehawk worker`: validate, fan out, dispatch
     "notifications",  # outbox fan-out and delivery, per channel
     "portal",  # the Flask portal (pricehawk_portal_http_*)
