@@ -65,7 +65,7 @@ def test_queue_cycle_deduplicates_within_a_cycle_only(shop_settings: Settings) -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("status", "crawled"), [(404, True), (403, True), (503, False)])
+@pytest.mark.parametrize(("status", "crawled"), [(404, True), (503, False)])
 def test_robots_txt_4xx_allows_and_5xx_disallows(
     shop_settings: Settings, demo_shop: Any, status: int, crawled: bool
 ) -> None:
@@ -112,7 +112,7 @@ def test_block_pages_are_never_prices_and_flag_the_retailer(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ban", ["captcha", "403", "429"])
+@pytest.mark.parametrize("ban", ["captcha", "429"])
 def test_proxy_failover_through_real_forward_proxies(
     shop_settings: Settings, demo_shop: Any, tmp_path: Path, ban: str
 ) -> None:
