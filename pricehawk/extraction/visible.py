@@ -121,7 +121,7 @@ _BAD_REGION = re.compile(
     r"(?:^|[-_ ])reco|product-?card|product-?tile|product-?grid|product-?list|productcard|"
     r"producttile|product-item(?:$|[-_ ]|s)|(?:^|[-_ ])plp|search-?result|listing|"
     r"frequently|complete-the-look|shop-the-look|promo-?banner|banner|modal|popup|newsletter|"
-    r"compare|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment|"
+    r"product-?compare|compare-?(?:products|list|bar|widget|drawer|tray)|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment|"
     r"warranty|protection|insurance|add-?on|gift-?wrap|service-?plan|subscri|"
     r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|"
     r"shipping-?(?:info|cost|price|rate|option|estimate|calc)|"
@@ -708,6 +708,8 @@ def _visible_availability(page: Page) -> str | None:
             return got
     for btn in root.iter("button", "input"):
         label = btn.text_content() if btn.tag == "button" else (btn.get("value") or "")
+        if _PREORDER.search(label):
+            return "preorder"  # the buy button itself says "Pre-order"
         if _ADD_TO_CART.search(label):
             found = "in_stock"  # an enabled add-to-cart control
     return found
