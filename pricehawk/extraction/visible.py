@@ -85,6 +85,7 @@ _NOT_PRICE_ATTR = re.compile(
     r"freight|(?:^|[-_ ])tax(?:$|[-_ ]|es)|points|reward|sub-?total|total|range|filter|slider|"
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
+    r"convert|approx|"
     r"eco-?part|deposit|pfand",
     re.IGNORECASE,
 )
@@ -507,6 +508,8 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
         head = _APPROX.split(text, maxsplit=1)[0]
         if _DIGIT.search(head):
             text = head  # "$19.99 (approx. €18.40)": the converted amount is a courtesy
+        elif _APPROX.match(text):
+            continue  # "≈ US$18.30" on its own: a conversion, not the price
         if not text or not re.search(r"\d", text):
             continue
         region = _region(el, root, cache, title_path)
