@@ -10,8 +10,8 @@ import hmac
 from flask import Blueprint, jsonify, redirect, render_template_string, request
 from flask.typing import ResponseReturnValue
 
-from pricehawk.notifications import linking
 from portal.web import csrf_exempt, current_user, login_required, services, settings
+from pricehawk.notifications import linking
 
 bp = Blueprint("notify", __name__)
 
