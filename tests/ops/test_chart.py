@@ -41,6 +41,8 @@ def render(values: dict[str, Any] | None = None, **opts: Any) -> list[dict[str, 
             namespace="pricehawk",
             **opts,
         )
+    notes = rendered.pop("pricehawk/templates/NOTES.txt", "")
+    assert "pricehawk smoke" in notes
     return [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
 
 
