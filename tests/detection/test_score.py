@@ -63,7 +63,7 @@ def _verdict(prices: list[str], new: str, title: str = "Thing", currency: str = 
             "Phone",
             "USD",
             None,
-        ),  # fmt: skip
+        ),
         # a permanent reprice resets the reference: a later sale is not measured from the old
         (["1000.00"] * 6 + ["450.00"] * 8, "300.00", "Drill", "USD", None),
         # a clearance ramp never drops sharply enough from its recent level
@@ -73,7 +73,7 @@ def _verdict(prices: list[str], new: str, title: str = "Thing", currency: str = 
             "Fan",
             "USD",
             None,
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_decisions(prices: list[str], new: str, title: str, currency: str,
