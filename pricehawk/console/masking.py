@@ -13,7 +13,7 @@ _LONG_NUMBER = re.compile(r"\+\d[\d ().-]{6,}\d|\b\d{9,}\b")
 _URL = re.compile(r"https?://[^\s'\"<>]+")
 _SECRET_WORDS = re.compile(
     r"(?i)\b(token|secret|password|passwd|api[_-]?key|authorization|bearer|sig|signature)"
-    r"(\s*[=:]\s*|\s+)([^\s,;&'\"]+)"
+    r"(\s*[=:]\s*|\s+)((?:bearer\s+|basic\s+)?[^\s,;&'\"]+)"
 )
 
 
