@@ -59,7 +59,7 @@ _UNAMBIGUOUS_SYMBOLS: dict[str, str] = {
     "nok": "NOK", "dkk": "DKK", "pln": "PLN", "czk": "CZK", "ars": "ARS", "cop": "COP",
     "inr": "INR", "nzd": "NZD", "chf.": "CHF", "円": "JPY", "元": "CNY", "руб": "RUB",
     "руб.": "RUB", "원": "KRW", "лв": "BGN", "лв.": "BGN", "grn": "UAH", "грн": "UAH",
-    "€uro": "EUR", "kn": "HRK", "₸": "KZT", "₦": "NGN", "ksh": "KES", "dh": "MAD",
+    "€uro": "EUR", "₸": "KZT", "₦": "NGN", "ksh": "KES", "dh": "MAD",
 }  # fmt: skip
 
 # "$" means the local dollar (or peso) where one exists; elsewhere the US dollar.
