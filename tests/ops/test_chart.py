@@ -28,6 +28,7 @@ PROD: dict[str, Any] = {
     },
     "portal": {"ingress": {"enabled": True, "host": "pricehawk.example", "tlsSecretName": "tls"}},
     "alertmanager": {"enabled": True, "password": "smtp-pw"},
+    "networkPolicy": {"consoleNamespaceSelector": {"kubernetes.io/metadata.name": "ops"}},
 }
 CRDS = {"ServiceMonitor", "PrometheusRule"}
 
@@ -103,7 +104,12 @@ def test_components_and_kinds(objects: list[dict[str, Any]]) -> None:
     }
     assert "replicas" not in deployments["pricehawk-crawler"]["spec"]  # the HPA owns it
     assert of_kind(objects, "ServiceMonitor") and of_kind(objects, "PrometheusRule")
-    assert len(of_kind(objects, "NetworkPolicy")) >= 3
+    assert set(of_kind(objects, "NetworkPolicy")) == {
+        "pricehawk-default-deny",
+        "pricehawk-portal",
+        "pricehawk-console",
+        "pricehawk-metrics",
+    }
     assert "pricehawk-portal" in of_kind(objects, "Ingress")
 
 
@@ -261,3 +267,17 @@ def test_network_policies_name_ports_the_pods_have(objects: list[dict[str, Any]]
         for rule in policy["spec"].get("ingress", []):
             for port in rule["ports"]:
                 assert port["port"] in named, (policy["metadata"]["name"], port)
+
+
+@pytest.mark.parametrize("component", ["portal", "console", "worker", "crawler"])
+def test_each_component_can_be_turned_off(component: str) -> None:
+    values = copy.deepcopy(PROD)
+    values.setdefault(component, {})["enabled"] = False
+    rendered = render(values, is_upgrade=True)
+    names = {o["metadata"]["name"] for o in rendered}
+    assert f"pricehawk-{component}" not in names
+    monitor = next(iter(of_kind(rendered, "ServiceMonitor").values()))
+    assert component not in monitor["spec"]["selector"]["matchExpressions"][0]["values"]
+    for obj in rendered:
+        if obj["kind"] not in CRDS:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
