@@ -33,13 +33,16 @@ allowed AS (
     SELECT a.key AS tier, k.kind
     FROM jsonb_each(%(allowed)s::jsonb) a, jsonb_array_elements_text(a.value) AS k(kind)
 ),
-cand AS (
-    SELECT u.id AS user_id, u.tier, np.daily_cap, COALESCE(z.name, 'UTC') AS tz,
+cand AS MATERIALIZED (
+    SELECT u.id AS user_id, ch.kind, u.tier, np.daily_cap, COALESCE(z.name, 'UTC') AS tz,
            notify_quiet_release(
                g.validated_at + make_interval(secs => COALESCE(d.secs, %(max_delay)s)),
                COALESCE(z.name, 'UTC'), np.quiet_start, np.quiet_end) AS due
     FROM g
     CROSS JOIN users u
+    JOIN notification_channels ch
+      ON ch.user_id = u.id AND ch.enabled AND ch.verified_at IS NOT NULL
+    JOIN allowed a ON a.tier = u.tier AND a.kind = ch.kind
     LEFT JOIN delays d ON d.tier = u.tier
     LEFT JOIN notification_preferences np ON np.user_id = u.id
     LEFT JOIN (SELECT name FROM pg_timezone_names) z ON z.name = u.timezone
@@ -54,21 +57,25 @@ cand AS (
         AND (np.min_margin_pct IS NULL OR (g.baseline > 0 AND g.price > 0
              AND (g.baseline * (1 + u.markup_pct / 100) - g.price) / g.price * 100
                  >= np.min_margin_pct))))
+),
+-- Counted once for all capped users before any row is written (a correlated count per row
+-- would also re-read the rows this very statement is inserting).
+day_counts AS MATERIALIZED (
+    SELECT c.user_id, count(DISTINCT o.glitch_id) AS n
+    FROM (SELECT DISTINCT user_id, tz, due FROM cand WHERE daily_cap IS NOT NULL) c
+    JOIN notification_outbox o
+      ON o.user_id = c.user_id AND o.glitch_id IS NOT NULL AND o.glitch_id <> %(glitch_id)s
+     AND o.status NOT IN ('expired', 'cancelled', 'failed', 'dead')
+     AND o.due_at >= date_trunc('day', c.due AT TIME ZONE c.tz) AT TIME ZONE c.tz
+     AND o.due_at < (date_trunc('day', c.due AT TIME ZONE c.tz) + interval '1 day')
+                    AT TIME ZONE c.tz
+    GROUP BY c.user_id
 )
 INSERT INTO notification_outbox (glitch_id, user_id, channel, tier, due_at)
-SELECT %(glitch_id)s, c.user_id, ch.kind, c.tier, c.due
+SELECT %(glitch_id)s, c.user_id, c.kind, c.tier, c.due
 FROM cand c
-JOIN notification_channels ch
-  ON ch.user_id = c.user_id AND ch.enabled AND ch.verified_at IS NOT NULL
-JOIN allowed a ON a.tier = c.tier AND a.kind = ch.kind
-WHERE c.daily_cap IS NULL OR (
-    SELECT count(DISTINCT o.glitch_id) FROM notification_outbox o
-    WHERE o.user_id = c.user_id AND o.glitch_id IS NOT NULL AND o.glitch_id <> %(glitch_id)s
-      AND o.status NOT IN ('expired', 'cancelled', 'failed', 'dead')
-      AND o.due_at >= date_trunc('day', c.due AT TIME ZONE c.tz) AT TIME ZONE c.tz
-      AND o.due_at < (date_trunc('day', c.due AT TIME ZONE c.tz) + interval '1 day')
-                     AT TIME ZONE c.tz
-) < c.daily_cap
+LEFT JOIN day_counts dc ON dc.user_id = c.user_id
+WHERE c.daily_cap IS NULL OR COALESCE(dc.n, 0) < c.daily_cap
 ON CONFLICT DO NOTHING
 """
 
@@ -92,6 +99,8 @@ def fan_out_glitch(
     public_targets: Sequence[str] = (),
 ) -> int:
     """Write outbox rows for one glitch and mark it fanned out. Returns rows inserted."""
+    # hashing 100k subscribers' rows in memory beats sorting them on disk (transaction-local)
+    conn.execute("SET LOCAL work_mem = '64MB'")
     cur = conn.execute(
         _FAN_OUT,
         {

@@ -289,6 +289,10 @@ class Dispatcher:
         status = outcome_status(result, row.attempts, self.settings.dispatch_max_attempts)
         retry_in = backoff_seconds(row.attempts, result.retry_after_s) if status == "pending" else 0
         with transaction(pool) as conn:
+            # The claim was committed durably before the send; this record need not wait for
+            # its WAL flush: if the database loses it in a crash, the row is back in 'sending'
+            # and the stale sweep sends it to review — never out again.
+            conn.execute("SET LOCAL synchronous_commit = off")
             queries.record_result(
                 conn,
                 row.id,
