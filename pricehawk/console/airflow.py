@@ -84,7 +84,7 @@ class AirflowClient:
 
     def _fetch_token(self) -> str:
         if not self._user:
-            raise AirflowError("Airflow rejected the token and no AIRFLOW_API_USER is set")
+            raise AirflowError("no token, and no AIRFLOW_API_USER to get one")
         try:
             r = self._http.post(
                 f"{self.base_url}/auth/token",
@@ -112,9 +112,11 @@ class AirflowClient:
                 )
             except httpx.HTTPError as exc:
                 raise AirflowError(f"cannot reach Airflow at {self.base_url}: {exc}") from None
-            if r.status_code == 401 and attempt == 1 and self._user:
-                self._token = ""  # expired: sign in again once
-                continue
+            if r.status_code == 401:
+                if attempt == 1 and self._user:
+                    self._token = ""  # expired: sign in again once
+                    continue
+                raise AirflowError("Airflow rejected the token (HTTP 401)")
             if r.status_code >= 400:
                 detail = ""
                 with contextlib.suppress(ValueError):
