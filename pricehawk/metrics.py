@@ -22,6 +22,7 @@ import re
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -128,7 +129,9 @@ def exposition(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-_BUILD_INFO: dict[int, Gauge] = {}
+# One gauge per registry (weak: a test's short-lived registry must not hand its gauge to a
+# later registry that reuses its id).
+_BUILD_INFO: weakref.WeakKeyDictionary[CollectorRegistry, Gauge] = weakref.WeakKeyDictionary()
 
 
 def build_info(process: str, registry: CollectorRegistry = REGISTRY) -> None:
@@ -139,7 +142,7 @@ def build_info(process: str, registry: CollectorRegistry = REGISTRY) -> None:
         release = version("pricehawk")
     except PackageNotFoundError:  # running from a bare source tree
         release = "unknown"
-    gauge = _BUILD_INFO.get(id(registry))
+    gauge = _BUILD_INFO.get(registry)
     if gauge is None:
         gauge = Gauge(
             "pricehawk_build_info",
@@ -147,7 +150,7 @@ def build_info(process: str, registry: CollectorRegistry = REGISTRY) -> None:
             ["version", "process"],
             registry=registry,
         )
-        _BUILD_INFO[id(registry)] = gauge
+        _BUILD_INFO[registry] = gauge
     gauge.labels(version=release, process=process).set(1)
 
 
