@@ -47,15 +47,17 @@ if not feed:
 if feed and not operator.can_act:
     st.info("Your account is read-only (viewer).")
 
-BADGE = {"new": "🟡", "confirmed": "🔴", "rejected": "⚪", "error": "🟠"}
+# Markdown badges (no emoji: servers and headless browsers often lack an emoji font).
+BADGE = {"new": "orange", "confirmed": "red", "rejected": "gray", "error": "violet"}
 
 for a in feed:
     with st.container(border=True):
         head = st.columns([4, 1])
         head[0].markdown(
-            f"{BADGE.get(a.status, '')} **#{a.id} {a.title or a.url}** · {a.retailer} · "
-            f"**{a.price} {a.currency}** (usual {a.baseline or '—'}) · "
-            f"{a.glitch_type} · confidence {a.confidence:.2f} · **{a.status}**"
+            f":{BADGE.get(a.status, 'gray')}-badge[{a.status}] **#{a.id} {a.title or a.url}**"
+            f" · {a.retailer} · **{a.price:.2f} {a.currency}**"
+            f" (usual {f'{a.baseline:.2f}' if a.baseline is not None else '—'})"
+            f" · {a.glitch_type} · confidence {a.confidence:.2f}"
         )
         head[1].caption(f"observed {data.ago(a.observed_at)}")
         left, right = st.columns([3, 2])

@@ -7,8 +7,10 @@ from ops_console import data
 st.title("PriceHawk console")
 st.write("Sign in with your operator account.")
 with st.form("sign_in"):
-    username = st.text_input("Username", key="username")
-    password = st.text_input("Password", type="password", key="password")
+    username = st.text_input("Username", key="username", autocomplete="username")
+    password = st.text_input(
+        "Password", type="password", key="password", autocomplete="current-password"
+    )
     submitted = st.form_submit_button("Sign in")
 if submitted:
     error = data.do_sign_in(username, password)

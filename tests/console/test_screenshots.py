@@ -1,0 +1,113 @@
+"""A headless-chromium screenshot of every page (the console served by `streamlit run`
+against the demo's database), saved under artifacts/console/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_tool
+from tests.console.conftest import APP, PASSWORD, DemoDb
+
+pytestmark = pytest.mark.slow
+
+TITLES = {
+    "overview": "Overview",
+    "retailers": "Retailers",
+    "queues": "Queues",
+    "anomalies": "Anomalies & glitches",
+    "notifications": "Notifications",
+    "subscribers": "Subscribers & revenue",
+    "airflow": "Airflow",
+    "audit": "Audit log",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def console_url(demo_db: DemoDb, tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, **demo_db.env, "PRICEHAWK_CONSOLE_REFRESH": "3600"}
+    for k in ("AIRFLOW_API_URL", "AIRFLOW_API_TOKEN", "AIRFLOW_API_USER"):
+        env.pop(k, None)
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text())
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _settled(page: object) -> None:
+    """Wait until Streamlit has finished running the script (its status widget is gone)."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30000)  # type: ignore[attr-defined]
+    page.wait_for_timeout(600)  # charts draw after the script ends  # type: ignore[attr-defined]
+
+
+def test_screenshot_every_page(console_url: str, artifacts_dir: Path) -> None:
+    chromium = require_tool("chromium", "/usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    out = artifacts_dir / "console"
+    out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(console_url)
+        page.get_by_role("textbox", name="Username").fill("alice")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.screenshot(path=str(out / "sign_in.png"))
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Overview").wait_for(timeout=30000)
+        for slug, title in TITLES.items():
+            if slug != "overview":
+                page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+                page.get_by_role("heading", name=title).wait_for(timeout=30000)
+            _settled(page)
+            assert page.get_by_test_id("stException").count() == 0, f"{slug} raised"
+            shot = out / f"{slug}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        # Signed-in content never shows a subscriber's full address.
+        page.get_by_test_id("stSidebarNav").get_by_text("Notifications", exact=True).click()
+        page.get_by_role("heading", name="Notifications").wait_for()
+        _settled(page)
+        assert "@pricehawk.example" not in page.content()
+        browser.close()
