@@ -550,3 +550,56 @@ def previous_success(path: Path, job: str) -> float | None:
 
 def _safe(text: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", text.lower()).strip("_") or "job"
+
+
+# --- the pipeline-state exporter (the chart's pricehawk-exporter Deployment) ----------------
+
+
+def serve_state(settings: Settings, stop: threading.Event) -> MetricsServer | None:
+    """Export the pipeline state on PRICEHAWK_METRICS_PORT until `stop` is set.
+
+    One small process of its own, so the state (and a dead worker's stale heartbeat) is
+    reported even when every worker is down, and never twice.
+    """
+    from pricehawk import db
+    from pricehawk.redis_conn import connect_redis
+
+    # The pool opens in the background: an unreachable database at start-up is exported as
+    # pricehawk_dependency_up 0 instead of crashing the exporter.
+    pool = db.make_pool(db.database_url(settings), min_size=1, max_size=2)
+    client = connect_redis(settings)
+    server = start_metrics_server(settings, "exporter", pool=pool, redis=client, export_state=True)
+    try:
+        stop.wait()
+    finally:
+        if server is not None:
+            server.close()
+        pool.close()
+        client.close()
+    return server
+
+
+def main() -> int:
+    """`python -m pricehawk.metrics`: run the state exporter until SIGTERM or SIGINT."""
+    import signal
+
+    from pricehawk.settings import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    serve_state(settings, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the imported module's main, not this __main__ copy's: one set of module globals
+    # (the build_info gauges) whoever else imports pricehawk.metrics.
+    from pricehawk.metrics import main as _main
+
+    raise SystemExit(_main())

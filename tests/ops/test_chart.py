@@ -94,6 +94,7 @@ def test_components_and_kinds(objects: list[dict[str, Any]]) -> None:
         "pricehawk-console",
         "pricehawk-worker",
         "pricehawk-crawler",
+        "pricehawk-exporter",
     }
     assert set(of_kind(objects, "PodDisruptionBudget")) == set(deployments)
     hpa = of_kind(objects, "HorizontalPodAutoscaler")["pricehawk-crawler"]
@@ -174,6 +175,8 @@ def test_probes_resources_and_security(objects: list[dict[str, Any]]) -> None:
         paths = {container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")}
         if name == "pricehawk-console":
             assert paths == {"/_stcore/health"}  # Streamlit's own
+        elif name == "pricehawk-exporter":
+            assert paths == {"/healthz"}  # it must stay up to report a database outage
         else:
             assert paths == {"/healthz", "/readyz"}, name
         ports = {p["name"] for p in container["ports"]}
@@ -213,7 +216,8 @@ def test_servicemonitor_scrapes_each_component_on_a_port_it_has(
 ) -> None:
     monitor = next(iter(of_kind(objects, "ServiceMonitor").values()))
     wanted = set(monitor["spec"]["selector"]["matchExpressions"][0]["values"])
-    assert wanted == {"portal", "worker", "crawler"}  # console: see values.yaml console.scrape
+    # console: see values.yaml console.scrape
+    assert wanted == {"portal", "worker", "crawler", "exporter"}
     endpoint_ports = {e["port"] for e in monitor["spec"]["endpoints"]}
     for svc in of_kind(objects, "Service").values():
         component = svc["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -269,7 +273,7 @@ def test_network_policies_name_ports_the_pods_have(objects: list[dict[str, Any]]
                 assert port["port"] in named, (policy["metadata"]["name"], port)
 
 
-@pytest.mark.parametrize("component", ["portal", "console", "worker", "crawler"])
+@pytest.mark.parametrize("component", ["portal", "console", "worker", "crawler", "exporter"])
 def test_each_component_can_be_turned_off(component: str) -> None:
     values = copy.deepcopy(PROD)
     values.setdefault(component, {})["enabled"] = False

@@ -375,3 +375,55 @@ def test_rules_and_dashboard_only_use_exported_and_documented_names() -> None:
     assert used - exported == set(), "queried but exported by no process"
     assert used - documented == set(), "queried but not listed in docs/metrics.md"
     assert exported - documented == set(), "exported but not listed in docs/metrics.md"
+
+
+def test_state_exporter_process_serves_until_sigterm(
+    settings: Settings, db_url: str, redis_server_url: str
+) -> None:
+    """`python -m pricehawk.metrics` (the chart's pricehawk-exporter) as a real process."""
+    import os
+    import signal
+    import socket
+    import sys
+    import time
+
+    with socket.socket() as sock:  # a free port for the child to bind
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(SEED)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_server_url,
+        "PRICEHAWK_HOME": str(settings.home),
+        "PRICEHAWK_METRICS_PORT": str(port),
+        "PRICEHAWK_METRICS_ADDR": "127.0.0.1",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pricehawk.metrics"], env=env, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait for it to listen (not a timing assertion: only a give-up bound)
+            try:
+                status, text = scrape(port)
+                assert status == 200
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert child.poll() is None, child.communicate()[0]
+                assert time.monotonic() < deadline, "exporter never listened"
+                time.sleep(0.2)
+        got = samples(text)
+        assert got[("pricehawk_queue_backlog_rows", frozenset({("queue", "anomalies")}))] == 150
+        assert got[("pricehawk_dependency_up", frozenset({("dependency", "redis")}))] == 1
+        assert got[("pricehawk_build_info", frozenset(
+            {("version", _version()), ("process", "exporter")}))] == 1  # fmt: skip
+        assert scrape(port, "/readyz") == (200, "ok   postgres: ok\nok   redis: ok\n")
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
