@@ -85,6 +85,21 @@ def run_worker(
     """Run until `stop` is set: LISTEN, and run every step on each wake-up."""
     name = f"{socket.gethostname()}:{threading.get_ident()}"
     dispatcher = Dispatcher(settings)
+    try:
+        _loop(pool, url, settings, stop, dispatcher, name, idle_wake_s)
+    finally:
+        dispatcher.close()
+
+
+def _loop(
+    pool: Any,
+    url: str,
+    settings: Settings,
+    stop: threading.Event,
+    dispatcher: Dispatcher,
+    name: str,
+    idle_wake_s: float,
+) -> None:
     metrics_at = 0.0
     with psycopg.connect(url, autocommit=True) as listener:
         for channel in (ANOMALY_CHANNEL, GLITCH_CHANNEL, OUTBOX_CHANNEL):

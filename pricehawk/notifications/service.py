@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,6 +43,8 @@ OVERDUE_AFTER_S = 300.0
 # A rate limiter never holds a dispatcher longer than this: a row that would wait more goes
 # back to pending until its slot (no attempt counted), and the batch moves on.
 MAX_RATE_WAIT_S = 1.0
+# Sends in flight per dispatcher; the worker's connection pool (5) covers their recording.
+DISPATCH_CONCURRENCY = 4
 
 Refetch = Callable[[DueRow], "tuple[Decimal | None, str | None] | None"]
 
@@ -188,8 +191,11 @@ class Dispatcher:
         channels: Mapping[str, Channel] | None = None,
         *,
         refetch: Refetch | None = None,
+        concurrency: int = DISPATCH_CONCURRENCY,
     ) -> None:
         self.settings = settings
+        self.concurrency = max(1, concurrency)
+        self._threads: ThreadPoolExecutor | None = None
         self.channels = dict(channels) if channels is not None else build_channels(settings)
         rates = parse_rates(settings.channel_rates_raw)
         self.limiters = {name: RateLimiter(rates.get(name, 0.0)) for name in self.channels}
@@ -197,19 +203,43 @@ class Dispatcher:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def dispatch(self, pool: Any, limit: int = 100) -> dict[str, int]:
-        """Claim due rows, re-check liveness, send, record. Returns counts by outcome."""
+        """Claim due rows, re-check liveness, send, record. Returns counts by outcome.
+
+        Sends run `concurrency` at a time (a provider call is mostly waiting on the network);
+        subscribers' rows go before public ones, whose teasers say when Pro members heard.
+        """
         with transaction(pool) as conn:
             rows = queries.claim_due(conn, limit, self.name, list(self.channels))
         counts: dict[str, int] = {}
-        for row in rows:
-            try:
-                outcome = self.deliver(pool, row)
-            except Exception:  # one row's failure never stops the rest
-                # The row stays 'sending'; the stale sweep moves it to review.
-                log.exception("dispatch of outbox row %s failed", row.id)
-                outcome = "error"
-            counts[outcome] = counts.get(outcome, 0) + 1
+        subscribers = [r for r in rows if r.user_id is not None]
+        public = [r for r in rows if r.user_id is None]
+        for group in (subscribers, public):
+            if self.concurrency > 1 and len(group) > 1:
+                outcomes = list(self._executor().map(lambda r: self._safe_deliver(pool, r), group))
+            else:
+                outcomes = [self._safe_deliver(pool, r) for r in group]
+            for outcome in outcomes:
+                counts[outcome] = counts.get(outcome, 0) + 1
         return counts
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="dispatch")
+        return self._threads
+
+    def close(self) -> None:
+        """Stop the sending threads (a worker calls this when it stops)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
+
+    def _safe_deliver(self, pool: Any, row: DueRow) -> str:
+        try:
+            return self.deliver(pool, row)
+        except Exception:  # one row's failure never stops the rest
+            # The row stays 'sending'; the stale sweep moves it to review.
+            log.exception("dispatch of outbox row %s failed", row.id)
+            return "error"
 
     def deliver(self, pool: Any, row: DueRow) -> str:
         """Send one claimed row (or expire, cancel or postpone it) and record what happened."""
@@ -331,7 +361,13 @@ def dispatch_due(
     `channels` (name -> channel) limits this pass to those channels' rows; a long-running
     caller passes its own `dispatcher` to keep connections and rate limits between passes.
     """
-    return (dispatcher or Dispatcher(settings, channels)).dispatch(pool, limit)
+    if dispatcher is not None:
+        return dispatcher.dispatch(pool, limit)
+    one_off = Dispatcher(settings, channels)
+    try:
+        return one_off.dispatch(pool, limit)
+    finally:
+        one_off.close()
 
 
 def sweep_stale_sends(pool: Any, older_than_s: float) -> int:
