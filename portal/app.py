@@ -27,4 +27,5 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(billing.bp)
     # Other blueprints register below, one line each.
     app.register_blueprint(__import__("portal.blueprints.notify_routes", fromlist=["bp"]).bp)
+    __import__("portal.blueprints.subscriber", fromlist=["register"]).register(app)
     return app

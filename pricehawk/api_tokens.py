@@ -80,16 +80,26 @@ def authenticate(conn: Any, token: str) -> ApiUser | None:
 
 
 def rate_limit(
-    redis: Any, key_prefix: str, user_id: int, per_minute: int, now: float | None = None
+    redis: Any,
+    key_prefix: str,
+    user_id: int,
+    per_minute: int,
+    now: float | None = None,
+    *,
+    bucket: str = "api",
+    window_s: int = 60,
 ) -> int | None:
-    """None when the request may go ahead; else the seconds to wait (for Retry-After)."""
+    """None when the request may go ahead; else the seconds to wait (for Retry-After).
+
+    `per_minute` is the allowance per window (a minute unless `window_s` says otherwise);
+    other buckets (verification codes, test alerts) share the same counter scheme."""
     now = time.time() if now is None else now
-    window = int(now // 60)
-    key = f"{key_prefix}ratelimit:api:{user_id}:{window}"
+    window = int(now // window_s)
+    key = f"{key_prefix}ratelimit:{bucket}:{user_id}:{window}"
     pipe = redis.pipeline()
     pipe.incr(key)
-    pipe.expire(key, 120)
+    pipe.expire(key, window_s * 2)
     count = int(pipe.execute()[0])
     if count <= per_minute:
         return None
-    return max(1, 60 - int(now % 60))
+    return max(1, window_s - int(now % window_s))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pricehawk.preferences.models import ChannelRow, Preferences
@@ -99,3 +100,41 @@ def drop_code(conn: Any, user_id: int, kind: str) -> None:
     conn.execute(
         "DELETE FROM channel_verifications WHERE user_id = %s AND kind = %s", (user_id, kind)
     )
+
+
+def catalogue(conn: Any) -> tuple[list[tuple[str, str]], list[str]]:
+    """What the filters can choose from: (slug, name) of every retailer, and known categories."""
+    retailers = conn.execute("SELECT slug, name FROM retailers ORDER BY name").fetchall()
+    categories = conn.execute(
+        """SELECT DISTINCT category FROM products WHERE category IS NOT NULL AND category <> ''
+           ORDER BY category LIMIT 500"""
+    ).fetchall()
+    return [(r["slug"], r["name"]) for r in retailers], [c["category"] for c in categories]
+
+
+def markup(conn: Any, user_id: int) -> Decimal:
+    """The reseller markup (percent) the user adds to a buying price."""
+    row = conn.execute("SELECT markup_pct FROM users WHERE id = %s", (user_id,)).fetchone()
+    return Decimal(0) if row is None else Decimal(row["markup_pct"])
+
+
+def set_markup(conn: Any, user_id: int, pct: Decimal) -> None:
+    conn.execute("UPDATE users SET markup_pct = %s WHERE id = %s", (pct, user_id))
+
+
+def set_enabled(conn: Any, user_id: int, kind: str, enabled: bool) -> bool:
+    cur = conn.execute(
+        "UPDATE notification_channels SET enabled = %s WHERE user_id = %s AND kind = %s",
+        (enabled, user_id, kind),
+    )
+    return bool(cur.rowcount)
+
+
+def pending_codes(conn: Any, user_id: int) -> dict[str, str]:
+    """Numbers waiting for their verification code, by channel kind."""
+    rows = conn.execute(
+        """SELECT kind, address FROM channel_verifications
+           WHERE user_id = %s AND expires_at > now()""",
+        (user_id,),
+    ).fetchall()
+    return {r["kind"]: r["address"] for r in rows}

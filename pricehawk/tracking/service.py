@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -18,7 +18,13 @@ from pricehawk.prices.queries import store_batch
 from pricehawk.retailers import Retailer, registry, retailer_for_url
 from pricehawk.settings import Settings
 from pricehawk.tracking import queries
-from pricehawk.tracking.models import ALERT_KINDS, TrackedProduct, TrackError, TrackLimitReached
+from pricehawk.tracking.models import (
+    ALERT_KINDS,
+    PricePointRow,
+    TrackedProduct,
+    TrackError,
+    TrackLimitReached,
+)
 
 # Query parameters that only track marketing campaigns; dropping them makes one product one URL.
 _TRACKING_PARAMS = ("utm_", "gclid", "fbclid", "mc_", "ref", "tag", "_ga")
@@ -140,3 +146,76 @@ def track_url(
             raise TrackError("The product could not be saved; please try again.")
         tracked_id = queries.add_tracked(conn, user_id, product_id)
         return queries.list_tracked(conn, user_id, tracked_id)[0]
+
+
+# --- what the portal and the API call (one transaction each) ------------------------------------
+
+MAX_ID = 2**63 - 1  # ids are bigint: a larger number from a URL must not reach SQL
+
+
+def _valid(tracked_id: int) -> bool:
+    return 0 < tracked_id <= MAX_ID
+
+
+def list_for_user(pool: Any, user_id: int) -> list[TrackedProduct]:
+    """The user's tracked products, newest first."""
+    with transaction(pool) as conn:
+        return queries.list_tracked(conn, user_id)
+
+
+def get_for_user(pool: Any, user_id: int, tracked_id: int) -> TrackedProduct | None:
+    """One of the user's own tracked products (None for anyone else's)."""
+    if not _valid(tracked_id):
+        return None
+    with transaction(pool) as conn:
+        found = queries.list_tracked(conn, user_id, tracked_id)
+    return found[0] if found else None
+
+
+def history_for_user(
+    pool: Any, user_id: int, tracked_id: int, tier: str, now: datetime
+) -> list[PricePointRow] | None:
+    """A tracked product's prices over the plan's history depth (None: not the user's)."""
+    if not _valid(tracked_id):
+        return None
+    since = now - timedelta(days=plan_for(tier).history_days)
+    with transaction(pool) as conn:
+        found = queries.list_tracked(conn, user_id, tracked_id)
+        if not found:
+            return None
+        return queries.price_history(conn, found[0].product_id, since)
+
+
+def set_alert(
+    pool: Any, user_id: int, tracked_id: int, kind: str, raw_threshold: str | None
+) -> bool:
+    """Create or change an alert; False when the product is not the user's. Raises TrackError."""
+    kind, threshold = parse_alert(kind, raw_threshold)
+    if not _valid(tracked_id):
+        return False
+    with transaction(pool) as conn:
+        return queries.upsert_alert(conn, user_id, tracked_id, kind, threshold)
+
+
+def remove_alert(pool: Any, user_id: int, tracked_id: int, kind: str) -> bool:
+    """Delete one alert of the user's own tracked product."""
+    if not _valid(tracked_id):
+        return False
+    with transaction(pool) as conn:
+        return queries.delete_alert(conn, user_id, tracked_id, kind)
+
+
+def pause(pool: Any, user_id: int, tracked_id: int, paused: bool) -> bool:
+    """Pause or resume a tracked product's alerts."""
+    if not _valid(tracked_id):
+        return False
+    with transaction(pool) as conn:
+        return queries.set_paused(conn, user_id, tracked_id, paused)
+
+
+def untrack(pool: Any, user_id: int, tracked_id: int) -> bool:
+    """Stop tracking a product (its alerts go with it)."""
+    if not _valid(tracked_id):
+        return False
+    with transaction(pool) as conn:
+        return queries.remove_tracked(conn, user_id, tracked_id)
