@@ -285,3 +285,20 @@ def test_each_component_can_be_turned_off(component: str) -> None:
     for obj in rendered:
         if obj["kind"] not in CRDS:
             kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ({"portal": {"replica": 3}}, "replica"),  # a typo, not silently ignored
+        ({"crawler": {"autoscaling": {"maxReplicas": 0}}}, "maxReplicas"),
+        ({"config": {"pricehawk_log_level": "DEBUG"}}, "pricehawk_log_level"),
+        ({"metrics": {"runbookBaseUrl": "https://wiki.example/runbooks"}}, "runbookBaseUrl"),
+    ],
+)
+def test_values_schema_rejects_mistakes(override: dict[str, Any], complaint: str) -> None:
+    values = copy.deepcopy(PROD)
+    for key, value in override.items():
+        values[key] = {**values.get(key, {}), **value}
+    with pytest.raises(helm.HelmError, match=complaint):
+        render(values)
