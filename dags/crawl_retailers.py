@@ -1,11 +1,19 @@
 """Crawl retailers: every 15 minutes, one mapped task per due retailer.
 
-`find_due` syncs the retailer registry, updates each retailer's circuit breaker from its
-recent crawl runs (open after repeated failures, one trial run after the cooldown) and
-returns the retailers whose own interval has passed; paused ones are skipped. Each mapped
-`crawl` task claims that retailer's cycle and either queues its start URLs and due tracked
-URLs in Redis for the crawler workers (PRICEHAWK_CRAWL_MODE=distributed) or runs the crawl
-in a subprocess. The claim is keyed by the retailer, so re-running a run queues nothing twice.
+`find_due` syncs the retailer registry and lists the enabled retailers whose own interval has
+passed (`pricehawk.crawl.due_retailers`): paused ones are skipped, and so are those whose
+circuit breaker is open, until its retry time allows one trial cycle. Each mapped `crawl`
+task runs `pricehawk.ops.crawl.run_cycle` for its retailer:
+
+* PRICEHAWK_CRAWL_MODE=distributed: the previous cycle's outcome (the workers' crawl runs)
+  goes to the retailer's circuit breaker, then the cycle's start URLs, sitemaps and due
+  tracked URLs are pushed into the Redis queue the `pricehawk crawl --distributed` workers
+  pop from (`<prefix>crawl:requests`).
+* otherwise (no workers): `pricehawk crawl --retailer X --cycle-key K` runs in a subprocess
+  and records its own outcome for the breaker.
+
+The console shows each retailer's breaker. Keyed by retailer and cycle (stable within the
+retailer's interval): a re-run judges nothing twice and queues nothing twice.
 """
 
 from __future__ import annotations
@@ -38,25 +46,21 @@ DEFAULT_ARGS = {
 def crawl_retailers() -> None:
     @task
     def find_due() -> list[str]:
+        from pricehawk.ops.crawl import due_slugs
         from pricehawk.ops.runtime import task_resources
-        from pricehawk.scheduling import due_retailers
 
         with task_resources() as (settings, pool):
-            return due_retailers(pool, settings)
+            return due_slugs(pool, settings)
 
     @task(map_index_template="{{ slug }}", execution_timeout=timedelta(minutes=45))
     def crawl(slug: str) -> dict[str, object]:
         import dataclasses
 
+        from pricehawk.ops.crawl import run_cycle
         from pricehawk.ops.runtime import task_resources
-        from pricehawk.scheduling import crawl_cycle_in_process, queue_cycle
 
         with task_resources() as (settings, pool):
-            if settings.crawl_mode == "distributed":
-                result = queue_cycle(pool, settings, slug)
-            else:
-                result = crawl_cycle_in_process(pool, settings, slug)
-        return dataclasses.asdict(result)
+            return dataclasses.asdict(run_cycle(pool, settings, slug))
 
     crawl.expand(slug=find_due())
 
