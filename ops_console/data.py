@@ -6,6 +6,7 @@ action runner the pages' buttons call. Pages hold no SQL and no business rules.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import streamlit as st
 from pricehawk import db
 from pricehawk.console import actions, queries, queues
 from pricehawk.console import airflow as airflow_api
+from pricehawk.console.masking import scrub
 from pricehawk.console.models import (
     AnomalyRow,
     AuditEntry,
@@ -28,6 +30,8 @@ from pricehawk.console.models import (
 )
 from pricehawk.operators import Operator, sign_in
 from pricehawk.settings import SETTINGS, Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 # Data at most this old is shown; many operators watching the same page cost one query.
 CACHE_TTL_S = 10
@@ -109,7 +113,7 @@ def _read(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _overview(url: str) -> Overview:
-    return _read(queries.overview)  # type: ignore[no-any-return]
+    return _read(queries.overview)
 
 
 def overview() -> Overview:
@@ -119,7 +123,7 @@ def overview() -> Overview:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _retailers(url: str) -> list[RetailerRow]:
-    return _read(queries.retailers)  # type: ignore[no-any-return]
+    return _read(queries.retailers)
 
 
 def retailers() -> list[RetailerRow]:
@@ -129,7 +133,7 @@ def retailers() -> list[RetailerRow]:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _anomalies(url: str, status: str | None, retailer: str | None, limit: int) -> list[AnomalyRow]:
-    return _read(queries.anomaly_feed, status=status, retailer=retailer, limit=limit)  # type: ignore[no-any-return]
+    return _read(queries.anomaly_feed, status=status, retailer=retailer, limit=limit)
 
 
 def anomalies(status: str | None, retailer: str | None, limit: int = 20) -> list[AnomalyRow]:
@@ -139,7 +143,7 @@ def anomalies(status: str | None, retailer: str | None, limit: int = 20) -> list
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _history(url: str, product_id: int) -> list[PricePoint]:
-    return _read(queries.price_history, product_id, limit=500)  # type: ignore[no-any-return]
+    return _read(queries.price_history, product_id, limit=500)
 
 
 def history(product_id: int) -> list[PricePoint]:
@@ -149,7 +153,7 @@ def history(product_id: int) -> list[PricePoint]:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _breakdown(url: str) -> list[dict[str, Any]]:
-    return _read(queries.notification_breakdown)  # type: ignore[no-any-return]
+    return _read(queries.notification_breakdown)
 
 
 def notification_breakdown() -> list[dict[str, Any]]:
@@ -159,7 +163,7 @@ def notification_breakdown() -> list[dict[str, Any]]:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _outbox_rows(url: str, statuses: tuple[str, ...], limit: int) -> list[OutboxRow]:
-    return _read(queries.outbox_rows, statuses, limit=limit)  # type: ignore[no-any-return]
+    return _read(queries.outbox_rows, statuses, limit=limit)
 
 
 def outbox_rows(statuses: tuple[str, ...] = queries.ATTENTION, limit: int = 100) -> list[OutboxRow]:
@@ -169,7 +173,7 @@ def outbox_rows(statuses: tuple[str, ...] = queries.ATTENTION, limit: int = 100)
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _subscribers(url: str) -> SubscriberSummary:
-    return _read(queries.subscriber_summary)  # type: ignore[no-any-return]
+    return _read(queries.subscriber_summary)
 
 
 def subscribers() -> SubscriberSummary:
@@ -181,7 +185,7 @@ def subscribers() -> SubscriberSummary:
 def _audit(
     url: str, actor: str | None, action: str | None, target: str | None, limit: int
 ) -> list[AuditEntry]:
-    return _read(queries.audit_entries, actor=actor, action=action, target=target, limit=limit)  # type: ignore[no-any-return]
+    return _read(queries.audit_entries, actor=actor, action=action, target=target, limit=limit)
 
 
 def audit(
@@ -239,7 +243,7 @@ def current_operator() -> Operator | None:
     if time.time() - started > SESSION_MAX_S:
         sign_out()
         return None
-    return op  # type: ignore[no-any-return]
+    return op
 
 
 def require_operator() -> Operator:
@@ -308,6 +312,9 @@ def act(
             result = fn(pool(), op, *args, *extra)
     except actions.NotAllowedError as exc:
         result = actions.ActionResult(False, str(exc))
+    except Exception as exc:  # shown to the operator (scrubbed), logged in full
+        log.exception("console action %s failed", getattr(fn, "__name__", fn))
+        result = actions.ActionResult(False, f"Failed: {type(exc).__name__}: {scrub(str(exc))}")
     st.session_state["flash"] = (result.ok, result.message)
     clear_caches()
 
