@@ -36,10 +36,10 @@ class Case:
         return extract(self.html, self.url, selectors=self.selectors)
 
 
-def load_corpus() -> list[Case]:
-    """Every page under pages/, sorted by name."""
+def load_corpus(directory: Path = PAGES) -> list[Case]:
+    """Every page under `directory` (default: pages/), sorted by name."""
     cases = []
-    for path in sorted(PAGES.glob("*.html")):
+    for path in sorted(directory.glob("*.html")):
         raw = path.read_bytes()
         m = _EXPECT.match(raw.decode("utf-8", errors="replace"))
         if m is None:
