@@ -64,6 +64,27 @@ DELIVERY = {
 }
 
 
+GLITCH_LABELS = {
+    "decimal_slip_10": "Decimal slip (÷10)",
+    "decimal_slip_100": "Decimal slip (÷100)",
+    "decimal_slip_1000": "Decimal slip (÷1000)",
+    "wrong_currency": "Wrong currency",
+    "swapped_digits": "Swapped digits",
+    "dropped_digit": "Dropped digit",
+    "unit_price": "Unit price shown as the price",
+    "below_market": "Far below market",
+    "extreme_discount": "Extreme discount",
+}
+
+
+def number(value: Decimal | None) -> str:
+    """50.00 -> '50', 12.50 -> '12.5' (form values and percentages)."""
+    if value is None:
+        return ""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def register(app: Flask) -> None:
     """Register part 2's blueprints and filters on the portal app."""
     from portal.blueprints import api, dashboard, developer, preferences, products
@@ -74,5 +95,9 @@ def register(app: Flask) -> None:
     app.add_template_filter(describe_duration, "duration")
     app.add_template_filter(lambda kind: CHANNEL_LABELS.get(kind, kind), "channel_name")
     app.add_template_filter(lambda status: DELIVERY.get(status, status), "delivery")
+    app.add_template_filter(number, "num")
+    app.add_template_filter(
+        lambda kind: GLITCH_LABELS.get(kind, kind.replace("_", " ").capitalize()), "glitch"
+    )
     for bp in (dashboard.bp, preferences.bp, products.bp, api.bp, developer.bp):
         app.register_blueprint(bp)

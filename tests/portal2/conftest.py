@@ -159,3 +159,28 @@ def signed_in(client: FlaskClient, app: Flask) -> str:  # noqa: F811
     email = f"sub-{uuid.uuid4().hex[:8]}@example.com"
     new_user(client, app, email)
     return email
+
+
+def plant_anomaly(application: Flask, title: str = "Aurora 65-inch OLED TV") -> int:
+    """A fresh, unvalidated price anomaly (a decimal slip) as the crawler would record it."""
+    now = datetime.now(UTC)
+    with db(application) as conn:
+        conn.execute(
+            """INSERT INTO retailers (slug, name, domains) VALUES ('acme', 'Acme', '{acme.example}')
+               ON CONFLICT (slug) DO NOTHING"""
+        )
+        product = conn.execute(
+            """INSERT INTO products (retailer_id, url, title, category, currency, last_price,
+                   last_list_price, availability, last_observed_at)
+               SELECT id, %s, %s, 'TV', 'USD', 189.99, 1899.99, 'in_stock', %s
+               FROM retailers WHERE slug = 'acme' RETURNING id""",
+            (f"https://acme.example/p/{uuid.uuid4().hex[:8]}", title, now),
+        ).fetchone()["id"]
+        anomaly = conn.execute(
+            """INSERT INTO anomalies (product_id, observed_at, price, baseline, currency,
+                   discount, confidence, glitch_type, reasons)
+               VALUES (%s, %s, 189.99, 1899.99, 'USD', 0.9, 0.97, 'decimal_slip_10',
+                       '{"price is a tenth of its usual level"}') RETURNING id""",
+            (product, now),
+        ).fetchone()["id"]
+    return int(anomaly)
