@@ -40,8 +40,8 @@ def normalise_url(raw: str) -> str:
         if re.match(r"^[A-Za-z][\w+.-]*:(?!\d)", text):  # another scheme: javascript:, mailto:
             raise bad
         text = "https://" + text
-    parts = urlsplit(text)
     try:
+        parts = urlsplit(text)  # raises ValueError on a malformed IPv6 host ("http://[")
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         raise bad from None

@@ -16,8 +16,8 @@ import socket
 import threading
 import time
 import uuid
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
