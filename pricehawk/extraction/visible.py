@@ -8,6 +8,7 @@ prices are not prices; struck-through and "was" prices are list prices.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -19,7 +20,10 @@ from pricehawk.extraction.models import Candidate
 from pricehawk.extraction.page import Page
 from pricehawk.extraction.prices import decimal_separator_for, is_price_range, parse_price_text
 
-_PRICE_WORDS = ("price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris")
+_PRICE_WORDS = (
+    "price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris", "prc",
+    "money", "amount", "cost",
+)  # fmt: skip
 _HOOK_ATTRS = (
     "class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation",
     "data-hook",
@@ -39,22 +43,39 @@ _SKIP_TAGS = frozenset(
 _STRUCK_TAGS = frozenset({"del", "s", "strike"})
 
 
+# Utility classes that strike a price through in CSS ("strike", "u__strike", "line-through").
+_STRUCK_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:strike|strikethrough|strike-?through|line-?through|crossed|crossout|"
+    r"strikeout)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+
+
 def is_struck(el: HtmlElement) -> bool:
-    """Struck through by its tag or an inline style (OpenCart's default theme does the latter)."""
+    """Struck through by its tag, an inline style (OpenCart's default theme) or a utility class
+    whose only job is the strike ("strike", "line-through")."""
     if el.tag in _STRUCK_TAGS:
         return True
     style = el.get("style")
-    return bool(style and "line-through" in style)
+    if style and "line-through" in style:
+        return True
+    cls = el.get("class")
+    return bool(cls and _STRUCK_CLASS.search(cls))
 
 
 _DIGIT = re.compile(r"\d")
+_AMOUNT = re.compile(r"\d[\d.,'’ ]*")
 # A product page shows tens of prices; thousands means a listing or a hostile page.
 _MAX_CANDIDATES = 400
 _SR_ONLY = re.compile(
-    r"sr-only|visually-?hidden|screen-?reader|visuallyhidden|assistive|a11y-only|u-hidden", re.I
+    r"sr-only|visually-?hidden|screen-?reader|visuallyhidden|assistive|a11y-only|u-hidden|"
+    r"offscreen|sr-text",
+    re.I,
 )
 # A child holding the minor units ("$19<span class="cents">99</span>") gets its separator back.
 _CENTS = re.compile(r"cent|decimal|fraction|minor", re.IGNORECASE)
+
+_SYMBOL_AFTER_UNITS = re.compile(r"\d\s*([€$£]|kr|zł|Kč|Ft|Lei)\s*$")
 
 # Parts of a price that its container reads as a whole ("a-price-whole", "price__currency").
 _PART = re.compile(
@@ -63,13 +84,14 @@ _PART = re.compile(
     re.IGNORECASE,
 )
 _CURRENT = re.compile(
-    r"sale|special|final|current|now|actual|offer|selling|our|deal|reduced|promo|member|"
+    r"sale|special|final|current|now|actual|offer|selling|our|deal|reduced|promo|(?<![a-z])dsc|"
     r"main|primary|pdp|product-?price|price-?large|big|display",
     re.IGNORECASE,
 )
 _LIST = re.compile(
     r"(?<![a-z])(?:was|old|list)(?![a-z])|oldprice|wasprice|listprice|list-?price|regular|"
-    r"compare|strike|original|rrp|msrp|before|crossed|retail|previous|uvp|reference|secondary|"
+    r"compare|strike|original|origin|(?<![a-z])org(?![a-z])|rrp|msrp|mrp|before|crossed|retail|"
+    r"previous|uvp|reference|secondary|"
     r"(?<![a-z])normal|standard|initial|non-?sale|crossout",
     re.IGNORECASE,
 )
@@ -82,7 +104,8 @@ _NOT_PRICE_ATTR = re.compile(
     r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
     r"price-?per(?!-?sellable)|monthly|month|install?ment|(?:^|[-_ ])emi(?:$|[-_ ])|financ|"
     r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
-    r"freight|(?:^|[-_ ])tax(?:$|[-_ ]|es)|points|reward|sub-?total|total|range|filter|slider|"
+    r"freight|(?:^|[-_ ])tax(?:$|[-_ ]|es)|points|reward|sub-?total|(?:cart|order|grand|basket)-?total|"
+    r"range|filter|slider|price-?excl?(?:$|[-_ ])|ex-?vat|excl-?(?:vat|tax)|net-?price|"
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
     r"convert|approx|"
@@ -94,7 +117,8 @@ _NOT_PRICE_TEXT = re.compile(
     r"\bper (?:month|mo|week)\b|\ba month\b|\bmonthly\b|\binstal+ments?\b|\bcuotas?\b|\bx\s*\d|"
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
     r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
-    r"\bunit price\b|"
+    r"\bunit price\b|/\s*(?:ounce|pound|item|piece|sheet|sq\.? ?ft|meter|metre|roll|pack)\b|"
+    r"^\s*\+|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
     r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b|"
@@ -106,7 +130,28 @@ _LIST_TEXT = re.compile(
     r"\bwas\b|\bbefore\b|\bregular\b|\breg\.?\b|\blist(?: price)?\b|\brrp\b|\bmsrp\b|\buvp\b|"
     r"\bstatt\b|\bantes\b|\bavant\b|\bprecio normal\b|\bnormal\b|\boriginal\b|\bcompare at\b|"
     r"\bprix de référence\b|\bvorher\b|\bprecio anterior\b|\bprix barré\b|\bnormalpreis\b|"
+    r"\boriginal|\bursprünglich|\bmrp\b|\bfør\b|\bantes:|\bpreviously\b|"
     r"\bvalue\b|\bretail\b|\btypical\b|\bde:|\bdantes\b",
+    re.IGNORECASE,
+)
+# Prices only members, card holders or subscribers pay (loyalty programmes): not the public price.
+_MEMBER = re.compile(
+    r"member|mitglied|membre|miembro|socio|loyalty|club(?:card)?|(?<![a-z])family|insider|"
+    r"rewards?(?![a-z])|prime(?![a-z])|circle|(?<![a-z])cmr(?![a-z])|(?<![a-z])vip(?![a-z])|"
+    r"lidl-? ?plus|plus价|plus-?price|会员|회원|와우|wow-?price|card-?holder|with (?:our|the) card",
+    re.IGNORECASE,
+)
+# ... unless the label says the opposite ("Non-member price", "Pris utan IKEA Family").
+_NON_MEMBER = re.compile(
+    r"non-?\s?member|nicht-?mitglied|without|utan|uden|uten|ohne|sans|sin |senza|not a member|"
+    r"nonmember",
+    re.IGNORECASE,
+)
+# EU Omnibus reference prices ("lowest price in the last 30 days"): never the price to pay.
+_REFERENCE_TEXT = re.compile(
+    r"\b30\s*(?:days?|dni|tage?n?|jours|giorni|d[ií]as|dagen|dn[ií]|nap|zile|päivää)\b|"
+    r"lowest price|niedrigste|prix le plus bas|najniższa|prezzo più basso|precio más bajo|"
+    r"laagste prijs|nejnižší|legalacsonyabb|cel mai mic",
     re.IGNORECASE,
 )
 _CURRENT_TEXT = re.compile(
@@ -138,12 +183,15 @@ _BUY_BOX = re.compile(
     re.IGNORECASE,
 )
 _CURRENCY_IN_TEXT = re.compile(
-    r"[$€£¥₹₩₽₺₪฿₫₱₴]|\b(?:USD|EUR|GBP|CAD|AUD|CLP|MXN|BRL|JPY|CHF|SEK|NOK|DKK|PLN|CZK|ARS|COP|"
-    r"INR|NZD|kr|zł|Kč|Ft|lei|R\$|Rs\.?|RM|Rp|S/)(?:\b|\s|\d)",
+    r"[$€£¥₹₩₽₺₪฿₫₱₴円원]|\b(?:USD|EUR|GBP|CAD|AUD|CLP|MXN|BRL|JPY|CHF|SEK|NOK|DKK|PLN|CZK|ARS|"
+    r"COP|INR|NZD|AED|SAR|RON|HUF|TRY|PEN|ZAR|HKD|SGD|TWD|CNY|KRW|UAH|(?i:kr|zł|kč|ft|lei|tl)|"
+    r"R\$|Rs\.?|RM|Rp|S/|R)(?:\b|\s|\d)|:-|,-",
 )
 _ADD_TO_CART = re.compile(
     r"add to (?:cart|bag|basket|trolley)|buy now|in den warenkorb|añadir al carrito|"
-    r"agregar al carr|ajouter au panier|aggiungi al carrello|adicionar ao carrinho|comprar",
+    r"agregar al carr|ajouter au panier|aggiungi al carrello|adicionar ao carrinho|comprar|"
+    r"in winkelwagen|do košíku|do koszyka|lägg i|læg i|legg i|sepete ekle|kosárba|adauga in cos|"
+    r"カートに入れる|買い物かご|加入购物车|장바구니",
     re.IGNORECASE,
 )
 
@@ -213,6 +261,9 @@ class Scored:
     # List price only because a class says "regular"/"list": Magento's and Shopify's themes
     # name the *only* price that way when nothing is on sale.
     soft_list: bool = False
+    # A members-only (loyalty, card holder) price; `public` when explicitly the non-member one.
+    member: bool = False
+    public: bool = False
 
 
 def _hooks(el: HtmlElement) -> str:
@@ -254,14 +305,22 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
                 or _SR_ONLY.search(child.get("class") or "~")
             ):
                 pass  # struck-through: a list price; screen-reader copies: a duplicate sentence
-            elif (child.tag == "sup" or _CENTS.search(child.get("class") or "~")) and re.search(
-                r"\d\s*$", "".join(parts[-1:])
+            elif re.search(r"\d\s*$", "".join(parts[-1:])) and re.fullmatch(
+                r"\d{2}", (child.text_content() or "").strip()
             ):
-                sup = (child.text_content() or "").strip()
-                if re.fullmatch(r"\d{2}", sup):
-                    parts.append((sep or ".") + sup)
-                else:
-                    walk(child, skip_struck)
+                # Two digits in their own element right after the units are the cents
+                # ("$19<sup>99</sup>", Home Depot's "<span>249</span><span>00</span>").
+                parts.append((sep or ".") + (child.text_content() or "").strip())
+            elif (
+                child.tag == "sup"
+                and re.fullmatch(r"\d{2}", (child.text_content() or "").strip())
+                and (m := _SYMBOL_AFTER_UNITS.search("".join(parts[-1:])))
+            ):
+                # "199€<sup>99</sup>" (French shops): the symbol sits where the separator goes.
+                parts[-1] = parts[-1][: m.start(1)]
+                parts.append((sep or ".") + (child.text_content() or "").strip() + m.group(1))
+            elif child.tag == "sup" or _CENTS.search(child.get("class") or "~"):
+                walk(child, skip_struck)
             else:
                 walk(child, skip_struck)
             if child.tail:
@@ -294,8 +353,14 @@ def _label_text(el: HtmlElement) -> str:
                 ptext = " ".join(pprev.text_content().split())
                 if len(ptext) <= 30 and not re.search(r"\d", ptext):
                     bits.append(ptext)
-    if el.tail:
+    if el.tail and el.tail.strip():
         bits.append(el.tail[:20])
+    else:
+        nxt = el.getnext()
+        if nxt is not None and isinstance(nxt.tag, str):
+            nxt_text = " ".join(nxt.text_content().split())
+            if len(nxt_text) <= 20 and not _DIGIT.search(nxt_text):
+                bits.append(nxt_text)
     return " ".join(" ".join(bits).split())
 
 
@@ -308,6 +373,7 @@ class Region:
     struck: bool
     list_hint: bool
     hidden: bool = False
+    member: bool = False
 
 
 def _region(
@@ -315,11 +381,15 @@ def _region(
     buy_box_root: HtmlElement | None,
     cache: dict[HtmlElement, Region],
     title_path: frozenset[HtmlElement] = frozenset(),
+    own_words: frozenset[str] = frozenset(),
 ) -> Region:
-    """Walk up the ancestors once per element (results cached per ancestor)."""
+    """Walk up the ancestors once per element (results cached per ancestor).
+
+    `own_words` are bad-region words the product's own title containers use ("bundle-title" on
+    a bundle's page): there they name this product, not a neighbouring one."""
     chain: list[HtmlElement] = []
     node: HtmlElement | None = el.getparent()
-    inherited = Region(False, False, False, False, False)
+    inherited = Region(False, False, False, False, False, False)
     while node is not None:
         got = cache.get(node)
         if got is not None:
@@ -335,7 +405,7 @@ def _region(
         on_title_path = anc in title_path
         bad = inherited.bad or (
             not on_title_path
-            and (tag in _BAD_REGION_TAGS or bool(hooks and _BAD_REGION.search(hooks)))
+            and (tag in _BAD_REGION_TAGS or bool(hooks and _bad_hooks(hooks, own_words)))
         )
         buy = (
             inherited.buy_box
@@ -351,9 +421,42 @@ def _region(
             hooks and re.search(r"price", hooks, re.I) and _LIST.search(hooks)
         )
         hidden = inherited.hidden or _hidden(anc)
-        inherited = Region(bad, buy, struck, list_hint, hidden)
+        member = inherited.member or bool(
+            hooks and _MEMBER.search(hooks) and not _NON_MEMBER.search(hooks)
+        )
+        inherited = Region(bad, buy, struck, list_hint, hidden, member)
         cache[anc] = inherited  # keyed by element: keeps the lxml proxy (and its id) alive
     return inherited
+
+
+def _bad_hooks(hooks: str, own_words: frozenset[str]) -> bool:
+    """Hooks that name a region of other products' prices (minus the page's own words)."""
+    if not own_words:
+        return bool(_BAD_REGION.search(hooks))
+    return any(m.group(0).lower() not in own_words for m in _BAD_REGION.finditer(hooks))
+
+
+_NEVER_OWN = frozenset(
+    {"header", "footer", "nav", "menu", "sidebar", "modal", "popup", "banner", "newsletter"}
+)
+
+
+def own_region_words(page: Page) -> frozenset[str]:
+    """Bad-region words on the product title and its containers, computed once per page."""
+    if "own_words" not in page.memo:
+        h1 = main_heading(page)
+        words: set[str] = set()
+        if h1 is not None:
+            near = [h1, *list(h1.iterancestors())[:2]]
+            for el in near:
+                if el.tag in ("body", "html", "main"):
+                    continue
+                for m in _BAD_REGION.finditer(_hooks(el)):
+                    words.add(m.group(0).lower())
+        words -= _NEVER_OWN
+        page.memo["own_words"] = frozenset(words)
+    got: frozenset[str] = page.memo["own_words"]
+    return got
 
 
 # Regions no product title lives in (a narrower list than _BAD_REGION: the product's own
@@ -367,7 +470,8 @@ _NOT_TITLE_REGION = re.compile(
 
 
 def _main_heading(doc: HtmlElement) -> HtmlElement | None:
-    for h1 in doc.iter("h1"):
+    h1s = list(doc.iter("h1"))
+    for h1 in h1s:
         if any(
             (isinstance(a.tag, str) and a.tag in ("header", "nav", "footer", "aside"))
             or _NOT_TITLE_REGION.search(_hooks(a) or "~")
@@ -375,7 +479,26 @@ def _main_heading(doc: HtmlElement) -> HtmlElement | None:
         ):
             continue
         return h1
+    # A page's only h1 is its title even inside a "product-card" (some themes name the main
+    # product's container that way); a page without one may title it with an h2 by the buy
+    # button (Coupang's "prod-buy-header__title").
+    outside = [
+        h
+        for h in h1s
+        if not any(isinstance(a.tag, str) and a.tag in ("header", "nav", "footer") for a in h.iterancestors())
+    ]
+    if len(outside) == 1:
+        return outside[0]
+    if not h1s:
+        for h in doc.iter("h2"):
+            if _TITLE_HOOK.search(_hooks(h) or "~") and not any(
+                _NOT_TITLE_REGION.search(_hooks(a) or "~") for a in h.iterancestors()
+            ):
+                return h
     return None
+
+
+_TITLE_HOOK = re.compile(r"title|product-?name|prod-?name|item-?name", re.IGNORECASE)
 
 
 def _buy_box_root(doc: HtmlElement, h1: HtmlElement | None) -> HtmlElement | None:
@@ -446,6 +569,10 @@ def _score(
         return None  # "$20.00 – $35.00": the variant is not chosen yet
     if _NOT_PRICE_TEXT.search(label) and not _CURRENT_TEXT.search(label):
         return None
+    if _REFERENCE_TEXT.search(label) or _REFERENCE_TEXT.search(text):
+        return None  # "lowest price in the last 30 days": a legal reference, not a price
+    if len(_AMOUNT.findall(text)) >= 2 and len(_CURRENCY_IN_TEXT.findall(text)) >= 2:
+        return None  # two prices read as one ("1.599,90 TL1.249,90 TL"): a container
     # A long text is a container or a sentence, not a price display.
     if len(text) > 40:
         return None
@@ -460,6 +587,14 @@ def _score(
         bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
         or (region.list_hint and not (hooks and _CURRENT_STRONG.search(hooks)))
     )
+    public = bool(_NON_MEMBER.search(label) or _NON_MEMBER.search(hooks))
+    member = not public and (
+        region.member or bool(_MEMBER.search(hooks)) or bool(_MEMBER.search(label))
+    )
+    if public and not is_struck(el) and not region.struck:
+        # "Non-member price $39.99" / "Pris utan IKEA Family 1 295:-": the public price, even
+        # when the theme styles it like a previous price.
+        hard_list = soft_list = False
     if is_list is None:
         is_list = hard_list or soft_list
     else:
@@ -478,7 +613,9 @@ def _score(
     if region.bad:
         score -= 6
     score -= min(order, 200) * 0.002  # earlier on the page is likelier the main price
-    return Scored(amount, cur, score, is_list, region.buy_box, text, order, soft_list)
+    return Scored(
+        amount, cur, score, is_list, region.buy_box, text, order, soft_list, member, public
+    )
 
 
 def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Scored]:
@@ -486,6 +623,7 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
     sep = decimal_separator_for(page.locale)
     root = buy_box(page)
     title_path = _title_path(page)
+    own = own_region_words(page)
     els = price_elements(root if buy_box_only and root is not None else doc)
     ids = {id(e) for e in els}
     wrapped = _wrappers_of_prices(els, ids, sep)
@@ -495,7 +633,9 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
         if el.tag in _SKIP_TAGS or _hidden(el):
             continue
         hooks = _hooks(el)
-        if _PART.search(hooks) and el.getparent() is not None and id(el.getparent()) in ids:
+        if _is_part(el, hooks) and any(
+            id(a) in ids for a in itertools.islice(el.iterancestors(), 3)
+        ):
             continue  # its container reads the whole price
         data_price = el.get("data-price-amount") or el.get("data-price")
         if id(el) in wrapped:
@@ -512,7 +652,7 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
             continue  # "≈ US$18.30" on its own: a conversion, not the price
         if not text or not re.search(r"\d", text):
             continue
-        region = _region(el, root, cache, title_path)
+        region = _region(el, root, cache, title_path, own)
         if region.hidden:
             continue
         now_part, was_part = split_was_now(text)
@@ -523,13 +663,61 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
                     el, part, region, order=order, page=page, currency=currency, is_list=role
                 )
                 if scored is not None:
-                    out.append(scored)
+                    out.append(_with_context_currency(scored, el, page))
             continue
         scored = _score(el, text, region, order=order, page=page, currency=currency)
         if scored is not None:
-            out.append(scored)
+            out.append(_with_context_currency(scored, el, page))
     if not any(s.in_buy_box and not s.is_list for s in out) and root is not None:
-        out.extend(_text_scan(root, page, currency, cache, len(els), title_path))
+        out.extend(_text_scan(root, page, currency, cache, len(els), title_path, own))
+        if not any(s.in_buy_box and not s.is_list for s in out):
+            out.extend(_button_scan(root, page, currency, len(els)))
+    return out
+
+
+def _is_part(el: HtmlElement, hooks: str) -> bool:
+    """A piece of a price ("a-price-whole", "price__currency"), not a whole price: a part-word
+    hook and a text that is not a price on its own (ML's "andes-money-amount--cents-superscript"
+    names a style of the whole amount)."""
+    if not _PART.search(hooks):
+        return False
+    text = el.text_content()
+    return not (_CURRENCY_IN_TEXT.search(text) and _DIGIT.search(text))
+
+
+def _with_context_currency(scored: Scored, el: HtmlElement, page: Page) -> Scored:
+    """A bare amount ("1,099" inside "<sup>$</sup>...") takes the currency its container shows."""
+    if scored.currency is not None:
+        return scored
+    for anc in itertools.islice(el.iterancestors(), 2):
+        text = " ".join(anc.text_content().split())
+        if len(text) > 60:
+            break
+        found = _CURRENCY_IN_TEXT.search(text)
+        if found:
+            _, cur = parse_price_text(text, locale=page.locale, currency=None, url=page.url)
+            if cur is not None:
+                return replace(scored, currency=cur)
+    return scored
+
+
+def _button_scan(root: HtmlElement, page: Page, currency: str | None, base: int) -> list[Scored]:
+    """A price inside the add-to-cart button ("Add to bag · $34.00"): shops that show the price
+    nowhere else. Read only when the buy box has no other current price."""
+    out: list[Scored] = []
+    for i, btn in enumerate(root.iter("button", "a")):
+        label = " ".join(btn.text_content().split())
+        if len(label) > 60 or not _ADD_TO_CART.search(label) or not _DIGIT.search(label):
+            continue
+        if not _CURRENCY_IN_TEXT.search(label) or _hidden(btn):
+            continue
+        rest = _ADD_TO_CART.sub(" ", label)
+        if _NOT_PRICE_TEXT.search(rest) or is_price_range(rest):
+            continue
+        amount, cur = parse_price_text(rest, locale=page.locale, currency=currency, url=page.url)
+        if amount is None or amount == 0:
+            continue
+        out.append(Scored(amount, cur, 4.0, False, True, label, base + i))
     return out
 
 
@@ -595,28 +783,21 @@ def _text_scan(
     cache: dict[HtmlElement, Region],
     base: int,
     title_path: frozenset[HtmlElement],
+    own_words: frozenset[str] = frozenset(),
 ) -> Iterable[Scored]:
     """Prices in the buy box that no class names: short text nodes with a currency."""
     for i, el in enumerate(root.iter()):
         if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS or el.tag == "h1":
             continue
-        own = (el.text or "").strip()
-        if not own or len(own) > 30 or not _CURRENCY_IN_TEXT.search(own):
+        own_text = (el.text or "").strip()
+        if not own_text or len(own_text) > 30 or not _CURRENCY_IN_TEXT.search(own_text):
             continue
-        if not re.search(r"\d", own) or _hidden(el):
+        if not re.search(r"\d", own_text) or _hidden(el):
             continue
-        region = _region(el, root, cache, title_path)
-        scored = _score(el, own, region, order=base + i, page=page, currency=currency)
+        region = _region(el, root, cache, title_path, own_words)
+        scored = _score(el, own_text, region, order=base + i, page=page, currency=currency)
         if scored is not None:
-            yield Scored(
-                scored.price,
-                scored.currency,
-                scored.score - 1.5,
-                scored.is_list,
-                scored.in_buy_box,
-                scored.text,
-                scored.order,
-            )
+            yield replace(scored, score=scored.score - 1.5, soft_list=False)
 
 
 def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False) -> VisibleReading:
@@ -625,7 +806,9 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
     `buy_box_only` scans just the buy box: enough to check a structured price (only a buy-box
     reading may overrule it) and much cheaper on real pages, which are mostly not the buy box.
     """
-    scored = _candidates(page, currency, buy_box_only)
+    scored = _drop_member_prices(_candidates(page, currency, buy_box_only))
+    if scored is None:
+        return VisibleReading(availability=_visible_availability(page))
     if not any(not s.is_list and s.score >= 1.5 for s in scored):
         # Nothing reads as the current price: a lone "regular" price is the price.
         soft = [s for s in scored if s.soft_list]
@@ -637,6 +820,18 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
         return VisibleReading(availability=availability)
     best = current[0]
     rivals = [s for s in current[1:] if s.price != best.price and s.score >= best.score - 0.75]
+    if rivals:
+        pair = _discount_pair({best.price, *(r.price for r in rivals)}, _buy_box_percents(page))
+        if pair is not None:
+            now, was = pair
+            chosen = next(s for s in [best, *rivals] if s.price == now)
+            return VisibleReading(
+                price=now,
+                list_price=was,
+                currency=chosen.currency,
+                confident=chosen.in_buy_box and chosen.score >= 5,
+                availability=availability,
+            )
     if rivals:
         seen: dict[Decimal, Scored] = {}
         for s in [best, *rivals]:
@@ -662,6 +857,50 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
         candidates=(),
         availability=availability,
     )
+
+
+def _drop_member_prices(scored: list[Scored]) -> list[Scored] | None:
+    """Members-only prices give way to the public price; None when a member price and a higher
+    price are all there is and nothing says which one the public pays."""
+    members = [s for s in scored if s.member and not s.is_list]
+    if not members:
+        return scored
+    public = [s for s in scored if not s.member and not s.is_list and s.score >= 1.5]
+    if public:
+        return [s for s in scored if not (s.member and not s.is_list)]
+    if any(s.is_list and s.in_buy_box and s.price > min(m.price for m in members) for s in scored):
+        return None  # "Club price $8, was $10": is $10 the public price or an old one?
+    return scored
+
+
+_PERCENT = re.compile(r"(\d{1,2}(?:[.,]\d)?)\s*%")
+
+
+def _buy_box_percents(page: Page) -> list[Decimal]:
+    """Discount percentages shown in the buy box ("-30%", "48% off")."""
+    root = buy_box(page)
+    if root is None:
+        return []
+    text = root.text_content()
+    if len(text) > 5000:
+        text = text[:5000]
+    return [Decimal(m.group(1).replace(",", ".")) for m in _PERCENT.finditer(text)]
+
+
+def _discount_pair(
+    prices: set[Decimal], percents: list[Decimal]
+) -> tuple[Decimal, Decimal] | None:
+    """Two prices and a "-30%" badge that matches them: (price, list price). Obfuscated themes
+    strike the old price through in CSS only; the badge's arithmetic says which one it is."""
+    if len(prices) != 2 or not percents:
+        return None
+    low, high = sorted(prices)
+    if high <= 0:
+        return None
+    off = (high - low) / high * 100
+    if any(abs(off - p) <= 1 for p in percents):
+        return low, high
+    return None
 
 
 def main_heading(page: Page) -> HtmlElement | None:
