@@ -38,7 +38,9 @@ def telegram_link(pool: Any, settings: Settings, user_id: int, ttl_s: int = LINK
     return f"https://t.me/{settings.telegram_bot_username}?start={token}"
 
 
-def handle_telegram_update(pool: Any, settings: Settings, update: dict[str, Any]) -> dict[str, Any] | None:
+def handle_telegram_update(
+    pool: Any, settings: Settings, update: dict[str, Any]
+) -> dict[str, Any] | None:
     """Act on one Bot API update; returns the reply (a sendMessage the webhook answers with), or
     None. A redelivered update (same update_id) changes nothing and gets no second reply."""
     message = update.get("message") or {}

@@ -38,8 +38,13 @@ def _message(kind: str, address: str) -> Message:
 
 
 def _stand_in(p: Providers, kind: str) -> Any:
-    return {"email": p.sendgrid, "sms": p.twilio, "whatsapp": p.twilio,
-            "telegram": p.telegram, "discord": p.discord}[kind]  # fmt: skip
+    return {
+        "email": p.sendgrid,
+        "sms": p.twilio,
+        "whatsapp": p.twilio,
+        "telegram": p.telegram,
+        "discord": p.discord,
+    }[kind]
 
 
 def _address(p: Providers, kind: str) -> str:
@@ -63,7 +68,7 @@ def test_accepted_send_records_provider_message_id(
             "whatsapp": "twilio:SM",
             "telegram": "telegram:",
             "discord": "discord:",
-        }[kind]  # fmt: skip
+        }[kind]
     )
     [sent] = _stand_in(providers, kind).deliveries()
     assert sent.status in (200, 201, 202)
@@ -78,7 +83,7 @@ def test_accepted_send_records_provider_message_id(
         ("400", False, False),
         ("hang", False, True),
         ("drop", False, True),
-    ],  # fmt: skip
+    ],
 )
 def test_failures_are_sorted_into_retry_fail_or_unknown(
     kind: str,

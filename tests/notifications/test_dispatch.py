@@ -187,7 +187,7 @@ def test_public_teaser_has_no_link_or_price_and_tells_when_pro_heard(
         make_user(conn, "pro", {"telegram": "9001"})
     fan_out_pending(pool, settings)
     assert dispatch_due(pool, settings) == {"sent": 2}  # the Pro member, then the teaser
-    [teaser] = [r for r in providers.discord.deliveries()]
+    [teaser] = providers.discord.deliveries()
     embed = teaser.data["embeds"][0]
     flat = str(embed)
     assert "url" not in embed and "12.34" not in flat and "http" not in flat

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from decimal import Decimal as D
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,6 +26,8 @@ from pricehawk.notifications.tokens import (
     unsubscribe_token,
 )
 from tests.notifications.conftest import make_glitch, make_product, make_user
+
+D = Decimal
 
 GLITCH = GlitchFacts("shop", "electronics", D("10"), D("100"))
 
@@ -117,34 +119,72 @@ def test_quiet_release_python_and_sql_agree(
     assert row["t"] == _utc(released)
 
 
-def A(kind: str, threshold: str | None = None, armed: bool = True, ref: str | None = None,
-      in_stock: bool | None = None) -> AlertState:  # fmt: skip
-    return AlertState(kind, D(threshold) if threshold else None, armed, D(ref) if ref else None,
-                      in_stock)  # fmt: skip
+def alert_state(
+    kind: str,
+    threshold: str | None = None,
+    armed: bool = True,
+    ref: str | None = None,
+    in_stock: bool | None = None,
+) -> AlertState:
+    return AlertState(
+        kind, D(threshold) if threshold else None, armed, D(ref) if ref else None, in_stock
+    )
 
 
 ALERTS = [
     # alert, price, availability, lowest before -> fire, armed after, reference after
-    (A("target_price", "50"), "49", "in_stock", None, True, False, None),
-    (A("target_price", "50", armed=False), "45", "in_stock", None, False, False, None),
-    (A("target_price", "50", armed=False), "51", "in_stock", None, False, True, None),
-    (A("target_price", "50"), "60", "in_stock", None, False, True, None),
-    (A("pct_drop", "20"), "100", "in_stock", None, False, True, "100"),
-    (A("pct_drop", "20", ref="100"), "120", "in_stock", None, False, True, "120"),
-    (A("pct_drop", "20", ref="120"), "96", "in_stock", None, True, False, "96"),
-    (A("pct_drop", "20", ref="120"), "97", "in_stock", None, False, True, "120"),
-    (A("pct_drop", "20", armed=False, ref="96"), "90", "in_stock", None, False, False, "96"),
-    (A("pct_drop", "20", armed=False, ref="96"), "99", "in_stock", None, False, True, "99"),
-    (A("new_low"), "80", "in_stock", "90", True, False, "80"),
-    (A("new_low"), "90", "in_stock", "90", False, True, "90"),
-    (A("new_low"), "50", "in_stock", None, False, True, "50"),
-    (A("new_low", armed=False, ref="80"), "79", "in_stock", "80", False, False, "80"),
-    (A("new_low", armed=False, ref="80"), "85", "in_stock", "79", False, True, "80"),
-    (A("back_in_stock", in_stock=False), "10", "in_stock", None, True, False, None),
-    (A("back_in_stock", armed=False, in_stock=True), "10", "in_stock", None, False, False, None),
-    (A("back_in_stock", armed=False, in_stock=True), "10", "out_of_stock", None, False, True, None),
-    (A("back_in_stock", in_stock=None), "10", "in_stock", None, False, True, None),
-    (A("back_in_stock", in_stock=False), None, None, None, False, True, None),
+    (alert_state("target_price", "50"), "49", "in_stock", None, True, False, None),
+    (alert_state("target_price", "50", armed=False), "45", "in_stock", None, False, False, None),
+    (alert_state("target_price", "50", armed=False), "51", "in_stock", None, False, True, None),
+    (alert_state("target_price", "50"), "60", "in_stock", None, False, True, None),
+    (alert_state("pct_drop", "20"), "100", "in_stock", None, False, True, "100"),
+    (alert_state("pct_drop", "20", ref="100"), "120", "in_stock", None, False, True, "120"),
+    (alert_state("pct_drop", "20", ref="120"), "96", "in_stock", None, True, False, "96"),
+    (alert_state("pct_drop", "20", ref="120"), "97", "in_stock", None, False, True, "120"),
+    (
+        alert_state("pct_drop", "20", armed=False, ref="96"),
+        "90",
+        "in_stock",
+        None,
+        False,
+        False,
+        "96",
+    ),
+    (
+        alert_state("pct_drop", "20", armed=False, ref="96"),
+        "99",
+        "in_stock",
+        None,
+        False,
+        True,
+        "99",
+    ),
+    (alert_state("new_low"), "80", "in_stock", "90", True, False, "80"),
+    (alert_state("new_low"), "90", "in_stock", "90", False, True, "90"),
+    (alert_state("new_low"), "50", "in_stock", None, False, True, "50"),
+    (alert_state("new_low", armed=False, ref="80"), "79", "in_stock", "80", False, False, "80"),
+    (alert_state("new_low", armed=False, ref="80"), "85", "in_stock", "79", False, True, "80"),
+    (alert_state("back_in_stock", in_stock=False), "10", "in_stock", None, True, False, None),
+    (
+        alert_state("back_in_stock", armed=False, in_stock=True),
+        "10",
+        "in_stock",
+        None,
+        False,
+        False,
+        None,
+    ),
+    (
+        alert_state("back_in_stock", armed=False, in_stock=True),
+        "10",
+        "out_of_stock",
+        None,
+        False,
+        True,
+        None,
+    ),
+    (alert_state("back_in_stock", in_stock=None), "10", "in_stock", None, False, True, None),
+    (alert_state("back_in_stock", in_stock=False), None, None, None, False, True, None),
 ]
 
 
@@ -190,7 +230,7 @@ NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
         ("10.60", 60, "price is now"),
         ("10.00", 7200, "s old"),
         (None, 60, "no current price"),
-    ],  # fmt: skip
+    ],
 )
 def test_still_live(last: str | None, age_s: int, reason: str | None) -> None:
     got = still_live(
@@ -206,7 +246,7 @@ def test_still_live(last: str | None, age_s: int, reason: str | None) -> None:
         (False, timedelta(seconds=10), False),
         (True, timedelta(seconds=10), True),
         (False, timedelta(hours=9), True),
-    ],  # fmt: skip
+    ],
 )
 def test_needs_recheck(delayed: bool, age: timedelta, expected: bool) -> None:
     assert needs_recheck(delayed, NOW - age, NOW) is expected
