@@ -59,7 +59,8 @@ _UNAMBIGUOUS_SYMBOLS: dict[str, str] = {
     "nok": "NOK", "dkk": "DKK", "pln": "PLN", "czk": "CZK", "ars": "ARS", "cop": "COP",
     "inr": "INR", "nzd": "NZD", "chf.": "CHF", "円": "JPY", "元": "CNY", "руб": "RUB",
     "руб.": "RUB", "원": "KRW", "лв": "BGN", "лв.": "BGN", "grn": "UAH", "грн": "UAH",
-    "€uro": "EUR", "₸": "KZT", "₦": "NGN", "ksh": "KES", "dh": "MAD",
+    "€uro": "EUR", "₸": "KZT", "₦": "NGN", "ksh": "KES", "dh": "MAD", "tl": "TRY",
+    "nt$": "TWD", "rd$": "DOP", "kn": "EUR", "dkr": "DKK", "skr": "SEK", "nkr": "NOK",
 }  # fmt: skip
 
 # "$" means the local dollar (or peso) where one exists; elsewhere the US dollar.

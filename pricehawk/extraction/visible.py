@@ -353,15 +353,41 @@ def _label_text(el: HtmlElement) -> str:
                 ptext = " ".join(pprev.text_content().split())
                 if len(ptext) <= 30 and not re.search(r"\d", ptext):
                     bits.append(ptext)
-    if el.tail and el.tail.strip():
-        bits.append(el.tail[:20])
-    else:
-        nxt = el.getnext()
-        if nxt is not None and isinstance(nxt.tag, str):
-            nxt_text = " ".join(nxt.text_content().split())
-            if len(nxt_text) <= 20 and not _DIGIT.search(nxt_text):
-                bits.append(nxt_text)
+    bits.extend(_after_text(el))
     return " ".join(" ".join(bits).split())
+
+
+# What may follow a price and unmake it: a tax-exclusive mark, a per-month or offers count.
+_AFTER_NOT_PRICE = re.compile(
+    r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bexcl|\bexkl|\bnetto\b|\bhors taxes?\b|"
+    r"\bsin iva\b|\bbez dph\b|/\s*(?:mo|month|mes|monat|mois)\b|\boffers?\b|\bbuying options\b",
+    re.IGNORECASE,
+)
+
+
+def _after_text(el: HtmlElement) -> list[str]:
+    """The few characters after a price: its tail, or when it ends its container, what follows
+    the container ("<span class=a-price>...</span> (12 new offers)"); a following label element
+    only when it unmakes the price ("£83.33 <span>ex. VAT</span>")."""
+    node: HtmlElement | None = el
+    for level in range(3):
+        if node is None:
+            break
+        if node.tail and node.tail.strip():
+            return [node.tail[:20]]
+        nxt = node.getnext()
+        if nxt is not None:
+            if level == 0 and isinstance(nxt.tag, str):
+                nxt_text = " ".join(nxt.text_content().split())
+                if (
+                    len(nxt_text) <= 20
+                    and not _DIGIT.search(nxt_text)
+                    and _AFTER_NOT_PRICE.search(nxt_text)
+                ):
+                    return [nxt_text]
+            return []
+        node = node.getparent()
+    return []
 
 
 @dataclass(frozen=True)
@@ -792,6 +818,8 @@ def _text_scan(
         own_text = (el.text or "").strip()
         if not own_text or len(own_text) > 30 or not _CURRENCY_IN_TEXT.search(own_text):
             continue
+        if _SR_ONLY.search(el.get("class") or "~"):
+            continue  # a screen-reader copy of a price shown next to it
         if not re.search(r"\d", own_text) or _hidden(el):
             continue
         region = _region(el, root, cache, title_path, own_words)
