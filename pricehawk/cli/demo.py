@@ -18,7 +18,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from pricehawk.demo import run_demo
 
     summary = run_demo(settings, cycles=max(2, args.cycles))
-    delivered = any(
-        n["tier"] == "pro" and n["status"] == "sent" for n in summary["notifications"]
-    )
+    delivered = any(n["tier"] == "pro" and n["status"] == "sent" for n in summary["notifications"])
     return 0 if delivered else 1
