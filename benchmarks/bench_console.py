@@ -39,13 +39,15 @@ CONSOLE_INDEXES = (
     "console_anomalies_created_idx",
     "console_crawl_runs_started_idx",
     "console_outbox_created_idx",
+    "console_outbox_first_sent_idx",
     "console_audit_target_idx",
 )
 
 
 @contextmanager
-def throwaway_database() -> Iterator[str]:
-    """A migrated database of our own on BENCH_DATABASE_URL's server (else embedded)."""
+def throwaway_database(keep: bool = False) -> Iterator[str]:
+    """A migrated database of our own on BENCH_DATABASE_URL's server (else embedded);
+    dropped afterwards unless `keep`."""
     server = os.environ.get("BENCH_DATABASE_URL")
     if not server:
         home = ROOT / ".pricehawk-bench"
@@ -59,14 +61,24 @@ def throwaway_database() -> Iterator[str]:
         db.upgrade(url)
         yield url
     finally:
-        with psycopg.connect(server, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            print(f"kept {name}: rerun with --reuse {url}")
+        else:
+            with psycopg.connect(server, autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def page_queries(product_ids: list[int]) -> dict[str, Callable[[Any], Any]]:
     """Every query of one load of each page (by the name the metrics use)."""
     return {
-        "overview": queries.overview,
+        # the Overview page's queries, one by one
+        "crawl_health": queries.crawl_health,
+        "items_per_minute": queries.items_per_minute,
+        "funnel": queries.funnel,
+        "latency": queries.latency,
+        "outbox_health": queries.outbox_health,
+        "oldest_new_anomaly_age": queries.oldest_new_anomaly_age,
+        "workers": queries.workers,
         "retailers": queries.retailers,
         "anomaly_feed": lambda c: queries.anomaly_feed(c, limit=20),
         "anomaly_feed_rejected": lambda c: queries.anomaly_feed(c, status="rejected", limit=20),
@@ -91,11 +103,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--observations", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the generated database")
+    parser.add_argument("--reuse", default="", help="a database a --keep run generated")
     args = parser.parse_args()
-    with throwaway_database() as url:
-        t = time.perf_counter()
-        counts = generate(url, observations=args.observations)
-        print(f"generated in {time.perf_counter() - t:.0f} s: {counts}", flush=True)
+    with (
+        contextmanager(lambda: iter([args.reuse]))()
+        if args.reuse
+        else throwaway_database(args.keep) as url
+    ):
+        if not args.reuse:
+            t = time.perf_counter()
+            counts = generate(url, observations=args.observations)
+            print(f"generated in {time.perf_counter() - t:.0f} s: {counts}", flush=True)
         with db.connect(url, autocommit=True) as conn:
             start = time.perf_counter()
             n = conn.execute("SELECT count(*) AS n FROM price_observations").fetchone()["n"]

@@ -86,15 +86,17 @@ def funnel(conn: Any, window: timedelta = DAY) -> Funnel:
     """Anomalies flagged within `window`, what validation made of them, and what was sent."""
     row = _one(
         conn,
-        """WITH a AS (SELECT status FROM anomalies WHERE created_at >= now() - %(w)s),
-                o AS (SELECT status FROM notification_outbox WHERE created_at >= now() - %(w)s)
-           SELECT (SELECT count(*) FROM a) AS anomalies,
-                  (SELECT count(*) FROM a WHERE status = 'new') AS pending,
-                  (SELECT count(*) FROM a WHERE status = 'confirmed') AS confirmed,
-                  (SELECT count(*) FROM a WHERE status = 'rejected') AS rejected,
-                  (SELECT count(*) FROM glitches WHERE validated_at >= now() - %(w)s) AS glitches,
-                  (SELECT count(*) FROM o) AS notifications,
-                  (SELECT count(*) FROM o WHERE status = 'sent') AS sent""",
+        """SELECT a.*, g.glitches, o.notifications, o.sent
+             FROM (SELECT count(*) AS anomalies,
+                          count(*) FILTER (WHERE status = 'new') AS pending,
+                          count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
+                          count(*) FILTER (WHERE status = 'rejected') AS rejected
+                     FROM anomalies WHERE created_at >= now() - %(w)s) a,
+                  (SELECT count(*) AS glitches
+                     FROM glitches WHERE validated_at >= now() - %(w)s) g,
+                  (SELECT count(*) AS notifications,
+                          count(*) FILTER (WHERE status = 'sent') AS sent
+                     FROM notification_outbox WHERE created_at >= now() - %(w)s) o""",
         {"w": window},
     )
     return Funnel(window_s=int(window.total_seconds()), **{k: int(v) for k, v in row.items()})
@@ -108,11 +110,13 @@ def latency(conn: Any, window: timedelta = DAY) -> Latency:
         """SELECT count(*) AS samples,
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS p50,
                   percentile_cont(0.99) WITHIN GROUP (ORDER BY s) AS p99
-             FROM (SELECT extract(epoch FROM min(o.sent_at) - g.observed_at) AS s
+             FROM (SELECT extract(epoch FROM f.first_sent - g.observed_at) AS s
                      FROM glitches g
-                     JOIN notification_outbox o ON o.glitch_id = g.id AND o.status = 'sent'
-                    WHERE g.validated_at >= now() - %s
-                    GROUP BY g.id) t""",
+                     -- one index probe per glitch (a join would scan every sent row)
+                     CROSS JOIN LATERAL (
+                          SELECT min(o.sent_at) AS first_sent FROM notification_outbox o
+                           WHERE o.glitch_id = g.id AND o.status = 'sent') f
+                    WHERE g.validated_at >= now() - %s AND f.first_sent IS NOT NULL) t""",
         (window,),
     )
     return Latency(
@@ -201,15 +205,11 @@ def retailers(conn: Any, window: timedelta = DAY) -> list[RetailerRow]:
     rows = conn.execute(
         """SELECT r.id, r.slug, r.name, r.fetch_mode, r.paused, r.circuit_state, r.failed_runs,
                   r.circuit_retry_at, r.crawl_interval_s, r.last_crawl_at, r.last_success_at,
-                  p.products, p.last_price_at,
                   lr.status AS lr_status, lr.started_at AS lr_started_at,
                   lr.finished_at AS lr_finished_at, lr.pages AS lr_pages, lr.items AS lr_items,
                   lr.blocked AS lr_blocked, lr.stats AS lr_stats,
                   w.runs, w.failed, w.pages, w.items, w.blocked, w.failures
              FROM retailers r
-             LEFT JOIN LATERAL (
-                  SELECT count(*) AS products, max(last_observed_at) AS last_price_at
-                    FROM products WHERE retailer_id = r.id) p ON true
              LEFT JOIN LATERAL (
                   SELECT status, started_at, finished_at, pages, items, blocked, stats
                     FROM crawl_runs c WHERE c.retailer_id = r.id
@@ -225,13 +225,23 @@ def retailers(conn: Any, window: timedelta = DAY) -> list[RetailerRow]:
             ORDER BY r.slug""",
         (window,),
     ).fetchall()
+    # Products per retailer, their newest price and their fetch errors in one scan of products
+    # (one index scan per retailer costs more once retailers have 10k products each).
     errors: dict[int, dict[str, int]] = defaultdict(dict)
+    counts: dict[int, int] = defaultdict(int)
+    newest: dict[int, datetime] = {}
     for e in conn.execute(
-        """SELECT retailer_id, left(last_fetch_error, 80) AS reason, count(*) AS n
-             FROM products WHERE last_fetch_error IS NOT NULL
-            GROUP BY 1, 2 ORDER BY 3 DESC"""
+        """SELECT retailer_id, left(last_fetch_error, 80) AS reason, count(*) AS n,
+                  max(last_observed_at) AS last_price_at
+             FROM products GROUP BY 1, 2 ORDER BY 3 DESC"""
     ).fetchall():
-        errors[e["retailer_id"]][scrub(e["reason"], 80)] = int(e["n"])
+        rid = e["retailer_id"]
+        counts[rid] += int(e["n"])
+        if e["last_price_at"] is not None:
+            newest[rid] = max(newest.get(rid, e["last_price_at"]), e["last_price_at"])
+        if e["reason"] is not None:
+            key = scrub(e["reason"], 80)
+            errors[rid][key] = errors[rid].get(key, 0) + int(e["n"])
     out = []
     for r in rows:
         failures: dict[str, int] = defaultdict(int)
@@ -265,8 +275,8 @@ def retailers(conn: Any, window: timedelta = DAY) -> list[RetailerRow]:
                 crawl_interval_s=r["crawl_interval_s"],
                 last_crawl_at=r["last_crawl_at"],
                 last_success_at=r["last_success_at"],
-                last_price_at=r["last_price_at"],
-                products=int(r["products"] or 0),
+                last_price_at=newest.get(r["id"]),
+                products=counts.get(r["id"], 0),
                 last_run=last,
                 runs_24h=int(r["runs"] or 0),
                 failed_24h=int(r["failed"] or 0),
