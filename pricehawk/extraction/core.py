@@ -23,6 +23,7 @@ from pricehawk.extraction.prices import (
     normalise_currency,
     parse_price_text,
 )
+from pricehawk.extraction.scripts import read_script_price
 from pricehawk.extraction.selectors import SelectorConfig
 from pricehawk.extraction.structured import (
     Node,
@@ -275,7 +276,7 @@ def _decide(
         return structured
 
     if structured.ambiguous:
-        return structured
+        return _settle_by_script(structured, page) or structured
 
     if visible.price is not None:
         d.price, d.method = visible.price, "visible"
@@ -287,7 +288,28 @@ def _decide(
         d.ambiguous = True
         d.candidates = list(visible.candidates)
     d.disagreements = structured.disagreements
-    return d
+    return _settle_by_script(d, page) or d
+
+
+def _settle_by_script(d: Decision, page: Page) -> Decision | None:
+    """A price the page draws with JavaScript (see scripts.py), when nothing else gave one; with
+    candidates on the table it must be one of them or inside their range."""
+    got = read_script_price(page, _heading(page))
+    if got is None:
+        return None
+    if d.candidates:
+        values = [c.price for c in d.candidates]
+        if got.price not in values and not min(values) <= got.price <= max(values):
+            return None
+        cur = got.currency or d.currency or d.candidates[0].currency
+    else:
+        cur = got.currency or d.currency
+    return Decision(
+        price=got.price,
+        currency=cur,
+        method="script",
+        disagreements=[*d.disagreements, f"price drawn by script ({got.source})"],
+    )
 
 
 def _use_visible(d: Decision, visible: VisibleReading, why: str) -> None:

@@ -66,7 +66,9 @@ _CONSENT_TEXT = re.compile(
     r"before you continue|we value your privacy|cookie (?:consent|preferences|settings)|"
     r"accept (?:all )?cookies|consent to (?:the use of )?cookies|your privacy choices|"
     r"manage (?:your )?(?:cookie|privacy|consent)|datenschutz|reject all|alle akzeptieren|"
-    r"tout accepter|aceptar todas",
+    r"tout accepter|aceptar todas|prima di continuare|bevor sie fortfahren|avant de continuer|"
+    r"antes de continuar|voordat je verdergaat|accetta e continua|accetta tutti|"
+    r"accept and continue|akzeptieren und weiter|accepter et continuer|aceptar y continuar",
     re.IGNORECASE,
 )
 _CONSENT_HOST = re.compile(r"^consent\.|/consent\b|cmp\.|privacy-?gate", re.IGNORECASE)

@@ -10,7 +10,7 @@ from typing import Any
 AVAILABILITY_VALUES = ("in_stock", "out_of_stock", "preorder", "limited")
 
 # Where a price came from; the CLI prints it as `method`.
-METHODS = ("json-ld", "microdata", "rdfa", "opengraph", "selectors", "visible")
+METHODS = ("json-ld", "microdata", "rdfa", "opengraph", "selectors", "visible", "script")
 
 # Reasons a page yields no price; "ok" means the page looked like a normal product page.
 HEALTH_VALUES = (

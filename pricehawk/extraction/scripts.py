@@ -1,0 +1,270 @@
+"""Prices a page only draws with JavaScript, read from the data its scripts carry.
+
+Some themes render the price client-side from a state object the server embeds: Shopify's
+product JSON and `ShopifyAnalytics.meta` (amounts in cents), Next.js' `__NEXT_DATA__`, Redux/Vue
+`__INITIAL_STATE__`-style globals, a GA4 `view_item` event, WooCommerce's variation table. They
+are read only when neither structured data nor the visible page gave a price, and only a product
+that is provably the page's own (its name is the page heading, or the platform's one product
+object) counts; a variant is chosen on evidence (the URL's `variant=` id, a selected option),
+never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from lxml.html import HtmlElement
+
+from pricehawk.extraction.page import Page
+from pricehawk.extraction.prices import normalise_currency, parse_structured_price
+
+# Globals that hold a page's state; the object literal after `=` is JSON in practice.
+_STATE_ASSIGN = re.compile(
+    r"(?:window\.)?(?:__INITIAL_STATE__|__PRELOADED_STATE__|__STATE__|__APP_STATE__|"
+    r"__PRODUCT__|__product__|__INITIAL_PROPS__|__REDUX_STATE__|ShopifyAnalytics\.meta|"
+    r"(?<![\w.])meta|productData|product_data)\s*=\s*(?=\{)"
+)
+_GA_EVENT = re.compile(r"""(?:gtag\(\s*["']event["']\s*,\s*["']view_item["']\s*,\s*|dataLayer\.push\(\s*)(?=\{)""")
+_SHOPIFY_CURRENCY = re.compile(r"""Shopify\.currency\s*=\s*\{[^}]*["']active["']\s*:\s*["']([A-Z]{3})""")
+_NAME_KEYS = ("name", "title", "item_name", "productName", "product_name", "displayName")
+_PRICE_KEYS = (
+    "price", "salePrice", "sale_price", "currentPrice", "current_price", "finalPrice",
+    "final_price", "sellingPrice", "selling_price", "display_price", "priceValue",
+)  # fmt: skip
+_CURRENCY_KEYS = ("currency", "currencyCode", "priceCurrency", "currency_code")
+_MAX_SCRIPT = 400_000  # characters: a state blob larger than this is an app bundle, not data
+_MAX_NODES = 5_000
+_MAX_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class ScriptPrice:
+    """A price read from a page's script data (internal)."""
+
+    price: Decimal
+    currency: str | None
+    source: str
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _names_match(name: str, heading: str) -> bool:
+    """The product's name is the heading, or one starts the other ("Sock - M" / "Sock")."""
+    a, b = _norm(name), _norm(heading)
+    if not a or not b:
+        return False
+    return a == b or (len(min(a, b, key=len)) >= 6 and (a.startswith(b) or b.startswith(a)))
+
+
+def _decode_at(text: str, start: int) -> Any:
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return None
+    return value
+
+
+def _walk(value: Any, depth: int = 0, budget: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Every dict in a JSON value, depth- and size-limited (hostile pages nest without end)."""
+    budget = budget if budget is not None else [_MAX_NODES]
+    if depth > _MAX_DEPTH or budget[0] <= 0:
+        return
+    budget[0] -= 1
+    if isinstance(value, dict):
+        yield value
+        for v in value.values():
+            if isinstance(v, (dict, list)):
+                yield from _walk(v, depth + 1, budget)
+    elif isinstance(value, list):
+        for v in value[:200]:
+            if isinstance(v, (dict, list)):
+                yield from _walk(v, depth + 1, budget)
+
+
+def _price_of(obj: dict[str, Any], page: Page) -> tuple[Decimal | None, str | None]:
+    """(amount, currency) from a product-like dict's price field (a number, string or
+    {"value"/"amount": ..., "currency": ...})."""
+    for key in _PRICE_KEYS:
+        if key not in obj:
+            continue
+        raw = obj[key]
+        cur = _currency_of(obj, page)
+        if isinstance(raw, dict):
+            cur = _currency_of(raw, page) or cur
+            raw = next((raw[k] for k in ("value", "amount", "raw", "current") if k in raw), None)
+        amount = parse_structured_price(raw, currency=cur, locale=page.locale)
+        if amount is not None and amount > 0:
+            return amount, cur
+    return None, None
+
+
+def _currency_of(obj: dict[str, Any], page: Page) -> str | None:
+    for key in _CURRENCY_KEYS:
+        found = normalise_currency(obj.get(key), locale=page.locale, url=page.url)
+        if found:
+            return found
+    return None
+
+
+def _scripts(doc: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
+    for script in doc.iter("script"):
+        kind = (script.get("type") or "").lower()
+        if kind and kind not in ("application/json", "text/javascript", "module", "application/javascript"):
+            continue
+        text = script.text or ""
+        if 20 < len(text) <= _MAX_SCRIPT:
+            yield script, text
+
+
+def read_script_price(page: Page, heading: str | None) -> ScriptPrice | None:
+    """The page product's price from script data, or None when nothing proves one."""
+    shopify_currency: str | None = None
+    found: list[ScriptPrice] = []
+    for script, text in _scripts(page.doc):
+        if shopify_currency is None:
+            m = _SHOPIFY_CURRENCY.search(text)
+            if m:
+                shopify_currency = m.group(1)
+        kind = (script.get("type") or "").lower()
+        values: list[tuple[Any, str]] = []
+        if kind == "application/json":
+            values.append((_decode_at(text, len(text) - len(text.lstrip())), "json"))
+        else:
+            for m in _STATE_ASSIGN.finditer(text):
+                values.append((_decode_at(text, m.end()), "state"))
+            for m in _GA_EVENT.finditer(text):
+                values.append((_decode_at(text, m.end()), "analytics"))
+        for value, how in values:
+            if value is None:
+                continue
+            got = _shopify_product(value, page, shopify_currency, script, text)
+            if got is None and heading:
+                got = _named_product(value, heading, page, how)
+            if got is not None:
+                found.append(got)
+    woo = _woo_variation(page)
+    if woo is not None:
+        found.append(woo)
+    prices = {f.price for f in found}
+    if len(prices) != 1:
+        return None  # nothing, or sources that disagree: not a price to trust
+    return found[0]
+
+
+def _shopify_product(
+    value: Any, page: Page, currency: str | None, script: HtmlElement, text: str
+) -> ScriptPrice | None:
+    """Shopify's product JSON / analytics meta: variants with integer prices in cents."""
+    if not isinstance(value, dict):
+        return None
+    product = value.get("product") if isinstance(value.get("product"), dict) else value
+    variants = product.get("variants") if isinstance(product, dict) else None
+    if not isinstance(variants, list) or not variants:
+        return None
+    shopify = (
+        "shopify" in text.lower()
+        or "price_min" in product
+        or "compare_at_price" in product
+        or "shopify" in (script.get("id") or "").lower()
+        or "ProductJson" in (script.get("id") or "")
+    )
+    if not shopify:
+        return None
+    priced = [
+        v for v in variants if isinstance(v, dict) and isinstance(v.get("price"), int) and v["price"] > 0
+    ]
+    if not priced:
+        return None
+    chosen = _pick_variant(priced, page)
+    if chosen is None:
+        return None
+    cur = currency or normalise_currency(value.get("currency"), locale=page.locale, url=page.url)
+    return ScriptPrice(Decimal(chosen["price"]) / 100, cur, "shopify")
+
+
+def _pick_variant(variants: list[dict[str, Any]], page: Page) -> dict[str, Any] | None:
+    """The variant the URL (`?variant=<id>`) or a selected option names; any when all cost
+    the same; None otherwise."""
+    query = dict(parse_qsl(urlsplit(page.url).query))
+    wanted = query.get("variant")
+    if wanted:
+        for v in variants:
+            if str(v.get("id")) == wanted:
+                return v
+    selected = {
+        (o.get("value") or "").strip()
+        for o in page.doc.xpath("//select[@name='id']//option[@selected]")
+    }
+    for v in variants:
+        if str(v.get("id")) in selected:
+            return v
+    if len({v["price"] for v in variants}) == 1:
+        return variants[0]
+    return None
+
+
+def _named_product(value: Any, heading: str, page: Page, how: str) -> ScriptPrice | None:
+    """A dict named like the page heading, with a price (Next.js props, state stores, GA4
+    items); two such dicts with different prices prove nothing."""
+    prices: dict[Decimal, str | None] = {}
+    top_currency = _currency_of(value, page) if isinstance(value, dict) else None
+    for obj in _walk(value):
+        name = next((obj[k] for k in _NAME_KEYS if isinstance(obj.get(k), str)), None)
+        if name is None or not _names_match(name, heading):
+            continue
+        amount, cur = _price_of(obj, page)
+        if amount is not None:
+            prices.setdefault(amount, cur or top_currency)
+    if len(prices) != 1:
+        return None
+    amount, cur = next(iter(prices.items()))
+    return ScriptPrice(amount, cur, how)
+
+
+def _woo_variation(page: Page) -> ScriptPrice | None:
+    """WooCommerce's variation table (`data-product_variations`) and the selected options."""
+    forms = page.doc.xpath("//form[@data-product_variations]")
+    if len(forms) != 1:
+        return None
+    form = forms[0]
+    try:
+        variations = json.loads(form.get("data-product_variations") or "")
+    except ValueError:
+        return None
+    if not isinstance(variations, list):
+        return None
+    selected: dict[str, str] = {}
+    for select in form.iter("select"):
+        name = select.get("data-attribute_name") or select.get("name") or ""
+        chosen = [o.get("value") or "" for o in select.iter("option") if o.get("selected") is not None]
+        if chosen and chosen[0]:
+            selected[name] = chosen[0]
+    if not selected:
+        return None
+    matches = []
+    for v in variations:
+        if not isinstance(v, dict) or not isinstance(v.get("attributes"), dict):
+            continue
+        attrs = v["attributes"]
+        if all(attrs.get(k) in ("", None, val) for k, val in selected.items()) and all(
+            (val or "") == "" or selected.get(k) == val for k, val in attrs.items()
+        ):
+            matches.append(v)
+    prices = {
+        parse_structured_price(v.get("display_price"), currency=None, locale=page.locale)
+        for v in matches
+    }
+    prices.discard(None)
+    if len(prices) != 1:
+        return None
+    amount = prices.pop()
+    assert amount is not None
+    return ScriptPrice(amount, None, "woocommerce")
