@@ -59,8 +59,18 @@ class DetectorConfig:
         default_factory=lambda: {"CLP": 1000.0, "JPY": 10.0, "MXN": 10.0, "INR": 10.0}
     )
     min_edit_candidates: float = 80.0
+    # on a sale day many prices move at once: ask this many times more for a digit edit
+    sale_day_edit_factor: float = 3.0
     # installment counts a scraper may read instead of the price ("$54.13/mo")
     installments: tuple[int, ...] = (3, 4, 6, 12, 18, 24, 36, 48, 60)
+    # a figure that is n x the payment of a price we never saw counts when that price would be
+    # between these shares of the reference and of the recent high (sales reach 70% off)
+    installment_low: float = 0.3
+    installment_high: float = 1.15
+    # ...and only for plans up to this many payments (1/48 of some price fits any deep figure)
+    unseen_installment_max: int = 36
+    # currencies priced in whole units (their minor unit is 1, not 0.01)
+    zero_decimal: tuple[str, ...] = ("JPY", "CLP", "KRW")
     # an anomaly is recorded at or above this; the rule validator confirms at or above
     min_anomaly_confidence: float = 0.3
     confirm_confidence: float = 0.7
@@ -85,6 +95,8 @@ def config_from_mapping(
             changes[key] = {str(k).upper(): float(v) for k, v in dict(value).items()}
         elif key == "installments":
             changes[key] = tuple(int(v) for v in value)
+        elif key == "zero_decimal":
+            changes[key] = tuple(str(v).upper() for v in value)
         else:
             current = getattr(base, key)
             changes[key] = type(current)(value)

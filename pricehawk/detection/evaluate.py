@@ -3,7 +3,8 @@
 Quality is judged over glitch *events* (one mistyped price that may stay up for several
 crawls): an event is caught when any of its observations is confirmed. Every confirmed
 observation outside a glitch event is a false alarm, counted by the hard-negative kind of
-the episode it fell in ("normal" when none).
+the episode it fell in ("normal" when none). Errors the generator marks as unverifiable (no
+one could tell them from the data at that moment) count neither way; their alerts are shown.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pricehawk.detection.replay import Finding, _epoch
+from pricehawk.detection.synth import UNVERIFIABLE
 
 
 @dataclass
@@ -25,6 +27,8 @@ class Report:
     false_alarms: Counter[str] = field(default_factory=Counter)  # label -> false alarms
     repeats: int = 0  # confirmations of an already-caught event (one alert per event is ideal)
     typed_right: int = 0  # caught events whose first confirmed type names the planted kind
+    unverifiable: int = 0  # observations of errors no one could tell at the time
+    unverifiable_alerts: int = 0  # ...that were confirmed anyway (neither right nor wrong)
 
     @property
     def tp(self) -> int:
@@ -59,6 +63,10 @@ class Report:
         for label in sorted(self.negatives):
             obs, fa = self.negatives[label], self.false_alarms[label]
             lines.append(f"{label:<22}{obs:>8}{fa:>8}{fa / obs * 1e4 if obs else 0:>9.2f}")
+        lines.append(
+            f"{UNVERIFIABLE:<22}{self.unverifiable:>8}{self.unverifiable_alerts:>8}"
+            "  (not scored)"
+        )
         lines.append("")
         lines.append(
             f"events {sum(self.events.values())}  caught {self.tp}  false alarms {self.fp}"
@@ -77,6 +85,8 @@ class Report:
             "caught": dict(self.caught),
             "false_alarms": dict(self.false_alarms),
             "repeats": self.repeats,
+            "unverifiable": self.unverifiable,
+            "unverifiable_alerts": self.unverifiable_alerts,
         }
 
 
@@ -102,12 +112,17 @@ def evaluate(labels_file: str | Path, findings: Iterable[Finding]) -> Report:
             labels[key] = (rec["label"], rec["event_id"])
             if rec["event_id"]:
                 events[rec["event_id"]] = rec["label"]
+            elif rec["label"] == UNVERIFIABLE:
+                report.unverifiable += 1
             else:
                 report.negatives[rec["label"]] += 1
     report.events.update(events.values())
     caught: set[str] = set()
     for finding in sorted(findings, key=lambda x: x.epoch):
         label, event_id = labels.get((finding.product_id, finding.epoch), ("unlabelled", ""))
+        if label == UNVERIFIABLE:
+            report.unverifiable_alerts += 1
+            continue
         if not event_id:
             report.false_alarms[label] += 1
             continue

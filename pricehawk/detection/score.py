@@ -115,7 +115,7 @@ def assess(
         return None  # a zero is a placeholder page, never a deal we can tell anyone about
     usd = cfg.rate(currency) or 1.0
     if n < cfg.min_history:
-        return _against_peers(price, peers, usd, cfg) if peers else None
+        return _against_peers(price, peers, usd, currency, pack, cfg) if peers else None
     level = recent_level(prices, cfg.level_points)
     if price > (1 - cfg.min_discount) * level:
         return None  # not a sudden drop from the current level: nothing more to look at
@@ -141,6 +141,8 @@ def assess(
         return None  # a level the page keeps returning to: another variant's price
 
     last = prices[-1]
+    recent = prices[-5:]
+    shown = {*recent, level, baseline}  # prices the page showed lately
     # signatures are checked against usual prices only: a deal price as the reference makes
     # coincidences likely. The recent level counts when near the baseline or stable (a reprice).
     tail = prices[-3:]
@@ -148,45 +150,58 @@ def assess(
     refs = tuple(
         r for r in {last, level, baseline} if r >= 0.9 * baseline or (stable and r == level)
     )
+    upper = currency.upper()
+    minor = 1.0 if upper in cfg.zero_decimal else 0.01
+    grid = cfg.price_grid.get(upper, 1.0)
+    whole = grid >= 10
+    sale_day = sale_share is not None and sale_share >= cfg.sale_day_share
     reasons: list[str] = []
     scores: dict[str, float] = {"discount": round(discount, 4)}
     kind: str | None = None
-    # a slip is 90%+ off, deeper than any deal: every reference may vouch for it
-    divisor = sig.decimal_slip(price, (last, level, baseline), cfg.ratio_tolerance)
+    divisor = sig.exact_slip(price, shown, minor)
     if divisor:
         kind = f"decimal_slip_{divisor}"
-        reasons.append(f"the price is the usual {reference:.2f} divided by {divisor}")
+        reasons.append(f"the price is a recent price's digits with the point moved {divisor}x")
     elif sig.unit_price(price, refs, pack, cfg.ratio_tolerance):
         kind = "unit_price"
         reasons.append(f"the price of one of the {pack} items the title announces")
     else:
-        recent = prices[-5:]
-        # only a listing whose price moves every crawl hides its current price from us
-        span = (min(recent), max(recent)) if len(set(recent)) >= 4 else None
-        months = sig.installment(price, set(tail) | {level}, cfg.installments, pack, span)
-        if months:
+        if sig.installment(price, shown, cfg.installments, pack, minor):
             return None  # "or {price}/mo over {months} months" read as the price: scrape error
+        if not sig.typed_price(price, grid):
+            unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
+            plausible = (cfg.installment_low * reference, cfg.installment_high * max(recent))
+            if sig.installment(price, (), unseen, pack, minor, plausible, whole=whole):
+                return None  # the payment of a price the page moved to since we looked
+        divisor = sig.decimal_slip(price, refs, cfg.ratio_tolerance) or sig.decimal_slip(
+            price, (min(recent), max(recent)), 0.1, inside=True
+        )
         other = None
-        if discount >= cfg.min_currency_discount:
+        if divisor:
+            kind = f"decimal_slip_{divisor}"
+            reasons.append(f"the price is the usual {reference:.2f} divided by {divisor}")
+        elif discount >= cfg.min_currency_discount:
             other = sig.currency_mixup(
                 price, refs, currency, cfg.rates, cfg.currency_tolerance,
                 1 - cfg.min_currency_discount,
             )  # fmt: skip
         if other:
             kind = "wrong_currency"
-            reasons.append(f"the {other} amount shown as {currency.upper()}")
-        else:
-            grid = cfg.price_grid.get(currency.upper(), 1.0)
+            reasons.append(f"the {other} amount shown as {upper}")
+        elif kind is None:
             edit = None
-            if sig.free_candidates(reference, grid) >= cfg.min_edit_candidates:
-                edit = sig.digit_edit(price, refs)
+            # a digit edit is evidence only of a price the page held (twice in five crawls):
+            # on a listing whose price moves every crawl, the intended price is unknown
+            held = [r for r in refs if sum(1 for p in recent if abs(p - r) <= 1e-9 * r) >= 2]
+            need = cfg.min_edit_candidates * (cfg.sale_day_edit_factor if sale_day else 1.0)
+            if held and sig.free_candidates(reference, grid) >= need:
+                edit = sig.digit_edit(price, held)
             if edit:
                 kind = edit
                 what = "a digit dropped" if edit == "dropped_digit" else "two digits swapped"
                 reasons.append(f"the usual price with {what}")
 
     threshold = cfg.extreme_discount
-    sale_day = sale_share is not None and sale_share >= cfg.sale_day_share
     if sale_day:
         threshold += cfg.sale_day_margin
     if n < cfg.min_window_points:
@@ -196,8 +211,11 @@ def assess(
     if kind is not None:
         confidence = 0.85 if discount >= 0.5 else 0.75
     else:
-        kind = "extreme_discount" if discount >= threshold else "deep_discount"
-        confidence = _confidence_from_depth(discount, threshold)
+        # a page already showing a deep deal is measured from that deal: a further drop on
+        # it (a marketplace seller undercutting a lightning deal) is no deeper than a sale
+        depth = 1 - price / min(reference, last)
+        kind = "extreme_discount" if depth >= threshold else "deep_discount"
+        confidence = _confidence_from_depth(depth, threshold)
         reasons.append(f"{discount:.0%} below the usual {reference:.2f}")
         if z < cfg.min_robust_z:
             confidence = min(confidence, 0.5)
@@ -238,7 +256,12 @@ def assess(
 
 
 def _against_peers(
-    price: float, peers: Sequence[float], usd: float, cfg: DetectorConfig
+    price: float,
+    peers: Sequence[float],
+    usd: float,
+    currency: str,
+    pack: int | None,
+    cfg: DetectorConfig,
 ) -> Anomaly | None:
     """Too little own history: a glitch only when far below the same GTIN everywhere else."""
     peer_mid = median(peers)
@@ -249,6 +272,14 @@ def _against_peers(
         or (peer_mid - price) * usd < cfg.min_saving_usd
     ):
         return None
+    upper = currency.upper()
+    grid = cfg.price_grid.get(upper, 1.0)
+    minor = 1.0 if upper in cfg.zero_decimal else 0.01
+    if not sig.typed_price(price, grid):
+        unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
+        plausible = (cfg.installment_low * min(peers), cfg.installment_high * max(peers))
+        if sig.installment(price, (), unseen, pack, minor, plausible, whole=grid >= 10):
+            return None  # a new page's "or $x/mo" figure read as its price
     divisor = sig.decimal_slip(price, peers, cfg.currency_tolerance)
     kind = f"decimal_slip_{divisor}" if divisor else "below_market"
     return Anomaly(

@@ -8,6 +8,7 @@ which is what lets us alert on a 41%-off swap and stay quiet on a 60%-off lightn
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 
@@ -38,11 +39,32 @@ def _near(a: float, b: float, rel: float) -> bool:
     return abs(a - b) <= rel * b
 
 
-def decimal_slip(price: float, refs: Iterable[float], tol: float) -> int | None:
-    """10 or 100 (or 1000) when the price is a reference with its decimal point moved."""
-    for ref in refs:
-        for divisor in (10, 100, 1000):
-            if _near(price * divisor, ref, tol):
+def decimal_slip(
+    price: float, refs: Iterable[float], tol: float, *, inside: bool = False
+) -> int | None:
+    """10 or 100 (or 1000) when the price is a reference with its decimal point moved.
+
+    `inside`: refs are a (low, high) range the intended price was in, widened by `tol`.
+    """
+    refs = tuple(refs)
+    for divisor in (10, 100, 1000):
+        if inside:
+            if refs[0] * (1 - tol) <= price * divisor <= refs[1] * (1 + tol):
+                return divisor
+        elif any(_near(price * divisor, ref, tol) for ref in refs):
+            return divisor
+    return None
+
+
+def exact_slip(price: float, shown: Iterable[float], minor: float) -> int | None:
+    """10 or 100 when the price is a shown price's digits with the point moved, to the unit.
+
+    1,549.99 typed one place off reads 154.99 (cut) or 155.00 (rounded), never "about" it.
+    """
+    for ref in shown:
+        for divisor in (10, 100):
+            share = ref / divisor
+            if abs(price - share) <= minor * 0.505 or 0 <= share - price < minor * 0.999:
                 return divisor
     return None
 
@@ -85,8 +107,8 @@ def unit_price(price: float, refs: Iterable[float], pack: int | None, tol: float
     To the cent for small packs (half or a third of the price is also a plausible deal);
     within `tol` from four items up, where no sale goes that deep anyway.
     """
-    if not pack:
-        return False
+    if not pack or pack < 3:
+        return False  # half a pack of 2 is also an ordinary 50%-off deal, to the cent
     for ref in refs:
         if abs(price - round(ref / pack, 2)) < 0.006 or (
             pack >= 4 and _near(price * pack, ref, tol)
@@ -125,46 +147,64 @@ def installment(
     refs: Iterable[float],
     counts: Iterable[int],
     pack: int | None,
-    span: tuple[float, float] | None = None,
+    minor: float = 0.01,
+    plausible: tuple[float, float] | None = None,
+    whole: bool = False,
 ) -> int | None:
-    """n when the price is a reference split into n monthly payments, to the cent.
+    """n when the price is a shelf price split into n payments: a scrape error, not a deal.
 
-    That is a scrape error (the page's "or $54.13/mo" read as the price), not the
-    retailer's mistake; a pack of n items announced in the title is the unit-price glitch.
-    When the figure is not itself a shelf price (x.99, x.95, x.49, x.00; ...9 or ...0 in whole
-    units), it is also taken as an installment if n x price lands near the listing's recent
-    prices (`span`: low, high), since the page's current price may be one we never saw.
-    Mistyped prices keep shelf endings; split payments rarely have them.
+    The page's "or $54.13/mo" read as the price. Seen: the figure is one of `refs` (prices the
+    page showed) divided by n, to the minor unit (rounded or cut). Unseen (the page moved to a
+    price we never saw, e.g. a sale started): n x the figure lands, within n half-units of
+    rounding, on a shelf price in `plausible` (low, high) — which a typed price almost never
+    does: 24.99 x n ends n cents short of a whole unit, never on x.99 or x.00. `whole`: the
+    currency is priced in whole units ending in 9 or 0 (MXN 1,549; JPY 12,980).
+    A pack of n items announced in the title is the unit-price glitch instead.
     """
     refs = tuple(refs)
+    half = minor / 2
     for n in counts:
         if n == pack:
             continue
         for ref in refs:
-            if abs(price - round(ref / n, 2)) < 0.006:
+            share = ref / n
+            if abs(price - share) <= half * 1.01 or 0 <= share - price < minor * 0.999:
                 return n
-        if span is not None and n >= 4 and not is_shelf_price(price):
-            lo, hi = (price - 0.005) * n, (price + 0.005) * n
-            if hi >= span[0] * 0.8 and lo <= span[1] * 1.1 and _has_shelf_price(lo, hi):
-                return n
+        if plausible is None:
+            continue
+        lo, hi = (price - half) * n, (price + half) * n
+        if hi < plausible[0] or lo > plausible[1]:
+            continue
+        if _shelf_between(lo, hi, whole):
+            return n
     return None
 
 
-def is_shelf_price(price: float) -> bool:
-    """Whether a price ends the way shops set prices (x.99, x.95, x.49, x.00, whole ...9)."""
-    cents = round(price * 100) % 100
-    return cents in (0, 49, 95, 99)
+def _shelf_between(lo: float, hi: float, whole: bool) -> bool:
+    """Whether [lo, hi] holds a price a shop would set (x.99, x.00; whole ...9 or ...0).
 
-
-def _has_shelf_price(lo: float, hi: float) -> bool:
-    """Whether [lo, hi] holds a price a shop would set (x.99, x.95, x.49, x.00, or ...9/...0)."""
-    if hi - lo >= 1:
-        return True
-    for base in (int(lo), int(lo) + 1):
-        for cents in (0.0, 0.49, 0.95, 0.99):
-            if lo <= base + cents <= hi:
+    Not x.95: 4 x 24.99 = 99.96 would then pass for the payment of a 99.95 price.
+    """
+    if whole:
+        return any(k % 10 in (0, 9) for k in range(math.ceil(lo - 1e-9), math.floor(hi) + 1))
+    cents = (0.0, 0.99)
+    for base in range(math.floor(lo), math.floor(hi) + 1):
+        for c in cents:
+            if lo - 1e-9 <= base + c <= hi + 1e-9:
                 return True
     return False
+
+
+def typed_price(price: float, grid: float) -> bool:
+    """Whether a price in a whole-unit currency ends the way shops type it.
+
+    On the currency's price grid (¥12,980 on 10, $189,990 CLP on 1,000), or one unit below it
+    (MXN 1,549); a payment (¥6,241) rarely is. Currencies with cents have no such grid (1.0).
+    """
+    if grid < 10 or abs(price - round(price)) >= 0.005:
+        return False
+    rest = round(price) % round(grid)
+    return rest == 0 or round(grid) - rest in (1, 10)
 
 
 def free_candidates(reference: float, grid: float, band: float = 0.25) -> float:

@@ -45,6 +45,23 @@ NEGATIVE_KINDS = (
     "installment_scrape",
 )
 
+# A planted error that nobody could tell from the data at that moment (see `_tellable`): kept in
+# the history, labelled with this, and counted neither as a miss nor as a false alarm.
+UNVERIFIABLE = "unverifiable_error"
+# Pay-in-N offers whose per-month figure a scraper may read as the price.
+INSTALLMENTS = (3, 4, 6, 12, 24, 36)
+# Currencies priced in whole units (no cents on the page).
+ZERO_DECIMAL = frozenset({"JPY", "CLP", "KRW"})
+# Shelf prices are this far apart per currency (x.99 each dollar; ¥10; $1,000 CLP).
+PRICE_STEP = {"JPY": 10.0, "CLP": 1000.0, "MXN": 10.0}
+DEAL_BAND = 0.25
+EDIT_CANDIDATES = 80.0
+# Depth below everything the page recently showed that no ordinary move reaches here alone.
+TELLABLE_DEPTH = 0.8
+
+# Another retailer's price for the same GTIN is evidence for this long (the backtest's peers).
+PEER_WINDOW_S = 7 * 86400.0
+
 HISTORY_COLUMNS = ("product_id", "observed_at", "price", "list_price", "currency", "gtin",
                    "retailer", "title")  # fmt: skip
 LABEL_COLUMNS = ("product_id", "observed_at", "label", "event_id")
@@ -125,6 +142,9 @@ def _gtin(rng: random.Random) -> str:
     return str(rng.randint(10**12, 10**13 - 1))
 
 
+_Obs = tuple[float, tuple[str, ...], tuple[str, ...]]  # (epoch, history row, label row)
+
+
 def generate(cfg: SynthConfig) -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
     """(history row, label row) for every observation, grouped by listing."""
     rng = random.Random(cfg.seed)
@@ -139,11 +159,39 @@ def generate(cfg: SynthConfig) -> Iterator[tuple[tuple[str, ...], tuple[str, ...
         if listing.gtin:
             counts[listing.gtin] = counts.get(listing.gtin, 0) + 1
     shared = {g for g, c in counts.items() if c > 1}
-    for listing in listings:
-        yield from _observe(
-            rng, cfg, listing, sale_days[listing.retailer.slug],
-            outages[listing.retailer.slug], t0, span, shared,
-        )  # fmt: skip
+    observed = [
+        list(_observe(rng, cfg, listing, sale_days[listing.retailer.slug],
+                      outages[listing.retailer.slug], t0, span, shared))
+        for listing in listings
+    ]  # fmt: skip
+    _peer_checked(listings, observed)
+    for rows in observed:
+        for _, hrow, lrow in rows:
+            yield hrow, lrow
+
+
+def _peer_checked(listings: list[_Listing], observed: list[list[_Obs]]) -> None:
+    """Relabel new-listing errors no other retailer's recent price could expose.
+
+    A brand-new listing has no history of its own: only the same GTIN crawled elsewhere in
+    the week before (at an ordinary price) tells its first price is an error.
+    """
+    by_gtin: dict[str, list[tuple[float, int]]] = {}
+    for k, (li, rows) in enumerate(zip(listings, observed, strict=True)):
+        if li.gtin:
+            by_gtin.setdefault(li.gtin, []).extend(
+                (t, k) for t, _, lrow in rows if not lrow[3] and lrow[2] != UNVERIFIABLE
+            )
+    for k, (li, rows) in enumerate(zip(listings, observed, strict=True)):
+        for j, (t, hrow, lrow) in enumerate(rows):
+            if lrow[2] != "new_listing_error":
+                continue
+            seen = any(
+                other != k and t - PEER_WINDOW_S <= pt < t
+                for pt, other in by_gtin.get(li.gtin, ())
+            )
+            if not seen:
+                rows[j] = (t, hrow, (lrow[0], lrow[1], UNVERIFIABLE, ""))
 
 
 def _make_listings(rng: random.Random, cfg: SynthConfig, t0: float, span: float) -> list[_Listing]:
@@ -279,7 +327,7 @@ def _observe(
     t0: float,
     span: float,
     shared_gtins: set[str],
-) -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
+) -> Iterator[_Obs]:
     spec = li.retailer
     cur = spec.currency
     tz = timezone(timedelta(hours=spec.utc_offset_h))
@@ -297,6 +345,7 @@ def _observe(
     if not times:
         return
     glitch_at: list[tuple[int, int, str]] = []  # (first obs index, length, kind)
+    shown_before: list[float] = []  # what the page showed at earlier crawls
     n_glitch = _poisson(rng, cfg.glitch_rate)
     if n_glitch and len(times) > 4:
         for _ in range(n_glitch):
@@ -311,7 +360,7 @@ def _observe(
     deal_depth = {i: rng.uniform(0.15, 0.5) if rng.random() > 0.06 else rng.uniform(0.55, 0.7)
                   for i in range(len(sale_days))}  # fmt: skip
     flip_state = False
-    active: tuple[int, str, float, float] | None = None  # (until index, kind, value, ...)
+    active: tuple[int, str, float] | None = None  # (first index, label, mistyped price)
     for i, t in enumerate(times):
         usd, label = _regular(li, t)
         price = charm(usd / spec.usd_rate, cur)
@@ -343,14 +392,20 @@ def _observe(
             if start <= i < start + length:
                 if active is None or active[0] != start:
                     value = _glitch_price(rng, kind, shown, li, cur)
-                    active = (start, kind, value, 0.0) if value else None
+                    tellable = value is not None and _tellable(
+                        kind, value, shown, shown_before, PRICE_STEP.get(cur, 1.0)
+                    )
+                    active = (start, kind if tellable else UNVERIFIABLE, value) if value else None
                 if active is not None and active[0] == start:
                     shown = active[2]
-                    label = kind
-                    event_id = f"{li.pid}-{start}"
-        if not event_id and rng.random() < 0.0015 and shown * spec.usd_rate > 60:
-            shown = round(shown / rng.choice([n for n in (4, 12, 24, 36) if n != li.pack]), 2)
-            label = "installment_scrape"
+                    label = active[1]
+                    event_id = f"{li.pid}-{start}" if label != UNVERIFIABLE else ""
+        if not event_id and label != UNVERIFIABLE and rng.random() < 0.0015:
+            if shown * spec.usd_rate > 60:
+                months = rng.choice([n for n in INSTALLMENTS if n != li.pack])
+                shown = _minor_units(shown / months, cur)  # "or ¥6,242/mo", to the minor unit
+                label = "installment_scrape"
+        shown_before.append(shown)
         list_price = ""
         if li.list_mode == "honest":
             list_price = _fmt(price)
@@ -361,9 +416,42 @@ def _observe(
             at = at.replace("+00:00", "Z")
         pid = str(li.pid)
         yield (
+            t,
             (pid, at, _fmt(shown), list_price, cur, li.gtin, spec.slug, li.title),
             (pid, at, label, event_id),
         )
+
+
+def _minor_units(value: float, currency: str) -> float:
+    return float(round(value)) if currency in ZERO_DECIMAL else round(value, 2)
+
+
+def _tellable(
+    kind: str, value: float, intended: float, shown_before: list[float], step: float
+) -> bool:
+    """Whether a person with the data seen so far could tell this price is an error.
+
+    A signature error (slip, digit, pack, currency) of a price the page showed in one of its
+    last three crawls can be recognised; so can anything at least TELLABLE_DEPTH below all of
+    them. An error of a price the page never showed (a marketplace seller's unseen offer, the
+    first minutes of a sale) that is no deeper is, to anyone, a deal.
+    A new listing's error is judged against other retailers afterwards (`_peer_checked`).
+    """
+    if kind == "new_listing_error":
+        return True
+    recent = shown_before[-3:]
+    if not recent:
+        return False
+    if value <= (1 - TELLABLE_DEPTH) * min(recent):
+        return True
+    if kind == "extreme_discount" or not any(abs(p - intended) < 0.005 for p in recent):
+        return False
+    if kind in ("dropped_digit", "swapped_digits"):
+        # a digit edit lands on a shelf price like any deal's; it stands out only when a deal
+        # had many other prices to land on (80+ in a 25% band): a 154.99 page at 54.99 is a
+        # lightning deal as often as a dropped "1" (measured: ~4 deals per error)
+        return intended * DEAL_BAND / step >= EDIT_CANDIDATES
+    return True
 
 
 def _glitch_price(
@@ -373,10 +461,12 @@ def _glitch_price(
     usd_value = intended * li.retailer.usd_rate
     if usd_value < 25:
         return None  # below any alert's minimum saving: not an event worth labelling
-    if kind == "decimal_slip_10":
-        return round(intended / 10, 2)
-    if kind == "decimal_slip_100":
-        return round(intended / 100, 2) or None
+    if kind in ("decimal_slip_10", "decimal_slip_100"):
+        # the typed digits stay, the decimal point moves: 1,549.99 -> 154.99 (cut, not rounded)
+        divisor = 10 if kind == "decimal_slip_10" else 100
+        step = 1.0 if cur in ZERO_DECIMAL else 0.01
+        value = math.floor(intended / divisor / step + 1e-6) * step
+        return round(value, 2) or None
     if kind == "dropped_digit":
         whole = str(int(intended))
         if intended < 100:
