@@ -35,9 +35,17 @@ from pricehawk.validation.service import GLITCH_CHANNEL, validate_pending
 
 log = logging.getLogger(__name__)
 
-# A row still 'sending' after this long belonged to a dispatcher that died mid-send (a send
-# takes at most PRICEHAWK_SEND_TIMEOUT, plus a liveness re-fetch).
+# A row still 'sending' after this long belonged to a dispatcher that died mid-send.
 STALE_SEND_S = 300
+
+
+def stale_after_s(settings: Settings) -> float:
+    """How long a claimed row may stay 'sending' before the sweep calls its dispatcher dead:
+    longer than the slowest batch (30 rows per sending thread, each a send timeout plus a
+    liveness re-fetch), so a slow but living dispatcher's rows are never swept under it."""
+    return max(float(STALE_SEND_S), 30 * (settings.send_timeout_s + 10.0))
+
+
 METRICS_EVERY_S = 15.0
 
 
@@ -59,7 +67,7 @@ def run_once(pool: Any, settings: Settings, *, dispatcher: Dispatcher | None = N
     counts.glitches = len(validate_pending(pool, settings))
     counts.outbox_rows = fan_out_pending(pool, settings)
     counts.alert_rows = evaluate_alerts(pool, settings)
-    sweep_stale_sends(pool, STALE_SEND_S)
+    sweep_stale_sends(pool, stale_after_s(settings))
     counts.sends = dispatch_due(pool, settings, dispatcher=dispatcher)
     return counts
 

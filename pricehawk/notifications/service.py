@@ -323,7 +323,7 @@ class Dispatcher:
             # its WAL flush: if the database loses it in a crash, the row is back in 'sending'
             # and the stale sweep sends it to review — never out again.
             conn.execute("SET LOCAL synchronous_commit = off")
-            queries.record_result(
+            ours = queries.record_result(
                 conn,
                 row.id,
                 status,
@@ -333,6 +333,8 @@ class Dispatcher:
                 error=result.error,
                 retry_in_s=retry_in,
             )
+        if not ours:
+            log.warning("outbox row %s changed hands during its send (%s)", row.id, status)
         metrics.SENDS.labels(row.channel, "retry" if status == "pending" else status).inc()
         if status == "sent":
             now = datetime.now(UTC)
