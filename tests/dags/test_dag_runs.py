@@ -3,9 +3,9 @@ asserted, and a second run changes nothing."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,8 @@ import redis
 
 from pricehawk import db
 from pricehawk.ops import backup
-from pricehawk.scheduling import crawl_queue_key
 from pricehawk.settings import Settings
-from tests.dags.conftest import failed_tasks, pricehawk_env, run_dag
+from tests.dags.conftest import ServedPortal, failed_tasks, pricehawk_env, run_dag
 
 
 def _setenv(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -67,31 +66,53 @@ def _user(conn: Any, tier: str = "pro", email: str = "pro@example.test") -> int:
 # --- crawl ---------------------------------------------------------------------------------
 
 
-def test_crawl_queues_due_retailers_once_skipping_paused_and_open_breakers(
-    dagbag: Any, task_env: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    folder = tmp_path / "retailers"
+def _retailer_files(folder: Path, slugs: tuple[str, ...]) -> None:
     folder.mkdir()
-    for slug in ("acme", "globex", "initech"):
+    for slug in slugs:
         (folder / f"{slug}.yaml").write_text(
             f"slug: {slug}\nname: {slug.title()}\ndomains: ['127.0.0.1:9/{slug}']\n"
             f"start_urls: ['http://127.0.0.1:9/{slug}/c/all']\n"
         )
+
+
+def test_crawl_queues_due_retailers_for_the_workers_and_feeds_the_breaker(
+    dagbag: Any, task_env: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pricehawk.crawl import cycle_key_for
+    from pricehawk.crawl.queue import decode_request, queue_key
+    from pricehawk.retailers import registry, sync_retailers
+
+    folder = tmp_path / "retailers"
+    _retailer_files(folder, ("acme", "globex", "hooli", "initech", "umbrella"))
     settings = dataclasses.replace(task_env, crawl_mode="distributed", retailers_dir=str(folder))
     _setenv(monkeypatch, settings)
     url = settings.database_url
+    now = datetime.now(UTC)
     with db.connect(url) as conn:
-        from pricehawk.retailers import registry, sync_retailers
-
         ids = sync_retailers(conn, registry(settings))
         conn.execute("UPDATE retailers SET paused = true WHERE slug = 'globex'")
-        # initech has failed three runs in a row: its breaker must open.
-        for _ in range(3):
-            conn.execute(
-                """INSERT INTO crawl_runs (retailer_id, spider, cycle_key, status)
-                   VALUES (%s, 'catalog', 'old', 'failed')""",
-                (ids["initech"],),
-            )
+        # initech's circuit is open for another hour: skipped. umbrella's retry time has
+        # passed: one trial cycle (half open).
+        conn.execute(
+            """UPDATE retailers SET circuit_state = 'open', failed_runs = 3,
+                      circuit_retry_at = now() + (CASE slug WHEN 'initech' THEN 1 ELSE -1 END)
+                                                 * interval '1 hour',
+                      last_crawl_at = now() - interval '20 minutes'
+                WHERE slug IN ('initech', 'umbrella')"""
+        )
+        # hooli's last cycle (queued 20 minutes ago) failed on every worker, its third
+        # failure in a row: this run's judgement opens its circuit and queues nothing.
+        last = now - timedelta(minutes=20)
+        conn.execute(
+            "UPDATE retailers SET failed_runs = 2, last_crawl_at = %s WHERE slug = 'hooli'",
+            (last,),
+        )
+        conn.execute(
+            """INSERT INTO crawl_runs (retailer_id, spider, cycle_key, worker, status,
+                                       finished_at, failures)
+               VALUES (%s, 'catalog', %s, 'w1', 'failed', now(), '{"connection": 3}')""",
+            (ids["hooli"], cycle_key_for("hooli", last, 900)),
+        )
         product_id = _product(conn, "acme", "http://127.0.0.1:9/acme/p/tracked-1")
         user_id = _user(conn)
         conn.execute(
@@ -103,24 +124,40 @@ def test_crawl_queues_due_retailers_once_skipping_paused_and_open_breakers(
     run = run_dag(dagbag, "crawl_retailers")
     assert run.state == "success", failed_tasks(run)
 
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    queued = [json.loads(x) for x in client.lrange(crawl_queue_key(settings), 0, -1)]
-    retailers = {q["meta"]["retailer"] for q in queued}
-    assert retailers == {"acme"}
-    urls = {q["url"] for q in queued}
-    assert "http://127.0.0.1:9/acme/p/tracked-1" in urls
-    assert any(q["meta"]["kind"] == "listing" for q in queued)
-    assert len({q["meta"]["cycle_key"] for q in queued}) == 1
+    # The requests sit in the queue `pricehawk crawl --distributed` pops, in its format.
+    client = redis.Redis.from_url(settings.redis_url)
+    queued = [decode_request(x) for x in client.lrange(queue_key(settings), 0, -1)]
+    by_retailer: dict[str, dict[str, str]] = {}
+    for q in queued:
+        by_retailer.setdefault(q["meta"]["retailer"], {})[q["url"]] = q["callback"]
+    assert by_retailer == {
+        "acme": {
+            "http://127.0.0.1:9/acme/c/all": "parse_listing",
+            "http://127.0.0.1:9/acme/p/tracked-1": "parse_product",
+        },
+        "umbrella": {"http://127.0.0.1:9/umbrella/c/all": "parse_listing"},
+    }
+    cycles = {q["meta"]["retailer"]: q["meta"]["cycle"] for q in queued}
+    assert cycles["acme"].startswith("acme-") and cycles["umbrella"].startswith("umbrella-")
     with db.connect(url) as conn:
-        initech = conn.execute(
-            "SELECT circuit_state, circuit_retry_at FROM retailers WHERE slug = 'initech'"
-        ).fetchone()
-    assert initech["circuit_state"] == "open" and initech["circuit_retry_at"] is not None
+        state = {
+            r["slug"]: (r["circuit_state"], r["failed_runs"])
+            for r in conn.execute("SELECT slug, circuit_state, failed_runs FROM retailers")
+        }
+    assert state["hooli"] == ("open", 3)
+    assert state["umbrella"] == ("half_open", 3)
+    assert state["initech"] == ("open", 3)
+    assert state["acme"] == ("closed", 0)
 
-    # Re-running queues nothing twice: acme's cycle is claimed, the others are still skipped.
+    # Re-running queues nothing twice and judges hooli's cycle only once.
     again = run_dag(dagbag, "crawl_retailers")
-    assert again.state == "success"
-    assert client.llen(crawl_queue_key(settings)) == len(queued)
+    assert again.state == "success", failed_tasks(again)
+    assert client.llen(queue_key(settings)) == len(queued)
+    with db.connect(url) as conn:
+        hooli = conn.execute(
+            "SELECT circuit_state, failed_runs FROM retailers WHERE slug = 'hooli'"
+        ).fetchone()
+    assert (hooli["circuit_state"], hooli["failed_runs"]) == ("open", 3)
     client.close()
 
 
@@ -293,18 +330,66 @@ def test_weekly_maintenance_removes_long_deleted_accounts(dagbag: Any, task_env:
 # --- smoke ---------------------------------------------------------------------------------
 
 
-def test_smoke_dag_fails_loudly_naming_the_broken_step(
-    dagbag: Any, task_env: Settings, tmp_path: Path
+def _smoke_leftovers(url: str) -> dict[str, int]:
+    with db.connect(url) as conn:
+        row = conn.execute(
+            """SELECT (SELECT count(*) FROM users WHERE email LIKE 'smoke+%%') AS users,
+                      (SELECT count(*) FROM retailers WHERE slug LIKE 'smoke-%%') AS retailers,
+                      (SELECT count(*) FROM products) AS products,
+                      (SELECT count(*) FROM notification_outbox) AS outbox"""
+        ).fetchone()
+    return dict(row)
+
+
+NOTHING_LEFT = {"users": 0, "retailers": 0, "products": 0, "outbox": 0}
+
+
+def test_smoke_passes_against_a_served_portal_and_leaves_nothing(
+    dagbag: Any, served_portal: ServedPortal, running_worker: None
 ) -> None:
     from pricehawk.ops.smoke import run_smoke
 
-    # Nothing listens on this port: the very first step must fail, and say what it tried.
-    url = "http://127.0.0.1:9"
-    report = run_smoke(url, task_env)
-    assert not report.ok
-    assert report.failed is not None and report.failed.name == "health"
-    assert "health" in report.summary() and "FAIL" in report.summary()
+    report = run_smoke(served_portal.url, served_portal.settings)
+    assert report.ok, report.summary()
+    steps = [s.name for s in report.steps]
+    assert steps == ["health", "database", "signup", "login", "checkout", "worker", "delete"]
+    assert "Checkout session at " + served_portal.stripe.url in report.summary()
+    assert "a worker evaluated the probe alert" in report.steps[5].detail
+    # The account went through the portal's own deletion: its Stripe customer is gone too.
+    assert served_portal.stripe.stand_in.sessions and not served_portal.stripe.stand_in.customers
+    assert _smoke_leftovers(served_portal.settings.database_url) == NOTHING_LEFT
 
-    run = run_dag(dagbag, "deploy_smoke_test", run_conf={"url": url})
-    assert run.state == "failed"
-    assert failed_tasks(run) == ["smoke"]
+    # The DAG runs the same command, configured from its environment and the run's `url`.
+    run = run_dag(dagbag, "deploy_smoke_test", run_conf={"url": served_portal.url})
+    assert run.state == "success", failed_tasks(run)
+    assert len(served_portal.stripe.stand_in.sessions) == 2
+    assert _smoke_leftovers(served_portal.settings.database_url) == NOTHING_LEFT
+
+
+def test_smoke_names_the_broken_step_and_still_cleans_up(
+    served_portal: ServedPortal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pricehawk.cli.ops import run_smoke as smoke_command
+    from pricehawk.ops.smoke import run_smoke
+
+    # No worker runs: everything up to the worker step passes, the worker step fails and
+    # says why, and the account and the probe are removed all the same.
+    report = run_smoke(served_portal.url, served_portal.settings, worker_wait_s=1.0)
+    assert not report.ok
+    assert report.failed is not None and report.failed.name == "worker"
+    assert "no `pricehawk worker` evaluated the probe alert" in report.failed.detail
+    assert [s.name for s in report.steps if s.ok] == [
+        "health",
+        "database",
+        "signup",
+        "login",
+        "checkout",
+    ]
+    assert "probe removed" in report.cleanup
+    assert _smoke_leftovers(served_portal.settings.database_url) == NOTHING_LEFT
+    assert not served_portal.stripe.stand_in.customers
+
+    # Nothing listens on port 9: `pricehawk smoke URL` exits 1 naming the first step.
+    code = smoke_command(argparse.Namespace(url="http://127.0.0.1:9"), served_portal.settings)
+    assert code == 1
+    assert "SMOKE TEST FAILED at health" in capsys.readouterr().err
