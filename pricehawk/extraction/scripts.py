@@ -120,19 +120,21 @@ def _scripts(doc: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
         if kind and kind not in ("application/json", "text/javascript", "module", "application/javascript"):
             continue
         text = script.text or ""
-        if 20 < len(text) <= _MAX_SCRIPT:
+        # Only a script that names a price can hold one (most are trackers and app config).
+        if 20 < len(text) <= _MAX_SCRIPT and ("price" in text or "Price" in text):
             yield script, text
 
 
 def read_script_price(page: Page, heading: str | None) -> ScriptPrice | None:
     """The page product's price from script data, or None when nothing proves one."""
     shopify_currency: str | None = None
+    for script in page.doc.iter("script"):
+        m = _SHOPIFY_CURRENCY.search(script.text or "") if "Shopify" in (script.text or "") else None
+        if m:
+            shopify_currency = m.group(1)
+            break
     found: list[ScriptPrice] = []
     for script, text in _scripts(page.doc):
-        if shopify_currency is None:
-            m = _SHOPIFY_CURRENCY.search(text)
-            if m:
-                shopify_currency = m.group(1)
         kind = (script.get("type") or "").lower()
         values: list[tuple[Any, str]] = []
         if kind == "application/json":

@@ -60,7 +60,12 @@ def is_struck(el: HtmlElement) -> bool:
     if style and "line-through" in style:
         return True
     cls = el.get("class")
-    return bool(cls and _STRUCK_CLASS.search(cls))
+    # Substring checks first: this runs on every element of every page.
+    return bool(
+        cls
+        and ("trike" in cls or "hrough" in cls or "ross" in cls)
+        and _STRUCK_CLASS.search(cls)
+    )
 
 
 _DIGIT = re.compile(r"\d")
@@ -554,10 +559,18 @@ _NOW_TEXT = re.compile(
 
 
 def split_was_now(text: str) -> tuple[str, str | None]:
-    """ "Was $99 Now $79" -> ("Now $79", "Was $99"); text without that shape -> (text, None)."""
+    """ "Was $99 Now $79" -> ("Now $79", "Was $99"), "$79 Reg. $99" -> ("$79", "Reg. $99");
+    text without either shape -> (text, None)."""
     listed = _LIST_TEXT.search(text)
     if listed is None:
         return text, None
+    first_digit = _DIGIT.search(text)
+    if (
+        first_digit is not None
+        and first_digit.start() < listed.start()
+        and _DIGIT.search(text, listed.end())
+    ):
+        return text[: listed.start()], text[listed.start() :]  # "$79.99 Reg. $99.99"
     for now in _NOW_TEXT.finditer(text):
         if now.start() > listed.start() and _DIGIT.search(text, now.end()):
             was = text[: now.start()]

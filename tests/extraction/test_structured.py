@@ -297,7 +297,7 @@ def test_low_confidence_visible_disagreement_is_recorded_but_structured_kept() -
     ("price_html", "price", "list_price"),
     [
         ('<span class="price">Was $99 Now $79</span>', "79", "99"),
-        ('<span class="price">Now $79 Was $99</span>', "79", None),
+        ('<span class="price">Now $79 Was $99</span>', "79", "99"),
         ('<span class="price">Antes $ 34.990 Ahora $ 24.990</span>', "24990", "34990"),
         ('<span class="price">2 for $30</span><span class="price">$16.00</span>', "16.00", None),
         ('<span class="price">$19.99 (approx. €18.40)</span>', "19.99", None),
