@@ -350,7 +350,7 @@ def notice() -> str | None:
 # --- redirects -------------------------------------------------------------------------------
 
 
-def safe_next(value: str | None, default: str = "/account") -> str:
+def safe_next(value: str | None, default: str = "/dashboard") -> str:
     """`value` when it is a path on this site, else `default` (no open redirects)."""
     if not value or len(value) > 2000:
         return default

@@ -224,12 +224,12 @@ def test_login_required_pages_redirect_with_next(client: FlaskClient) -> None:
 NEXT_CASES = [
     ("/billing", "/billing"),
     ("/account?tab=1", "/account?tab=1"),
-    ("//evil.example/", "/account"),
-    ("https://evil.example/", "/account"),
-    ("/\\evil.example", "/account"),
-    ("javascript:alert(1)", "/account"),
-    ("http:/evil.example", "/account"),
-    ("", "/account"),
+    ("//evil.example/", "/dashboard"),
+    ("https://evil.example/", "/dashboard"),
+    ("/\\evil.example", "/dashboard"),
+    ("javascript:alert(1)", "/dashboard"),
+    ("http:/evil.example", "/dashboard"),
+    ("", "/dashboard"),
 ]
 
 
@@ -247,7 +247,7 @@ def test_next_redirects_only_to_our_own_paths(client: FlaskClient, app: Flask) -
         assert response.headers["Location"] == expected, next_value
 
 
-@pytest.mark.parametrize(("value", "expected"), [*NEXT_CASES, ("/ok\x01", "/account")])
+@pytest.mark.parametrize(("value", "expected"), [*NEXT_CASES, ("/ok\x01", "/dashboard")])
 def test_safe_next(value: str, expected: str) -> None:
     from portal.web import safe_next
 
