@@ -59,6 +59,9 @@ class DetectorConfig:
         default_factory=lambda: {"CLP": 1000.0, "JPY": 10.0, "MXN": 10.0, "INR": 10.0}
     )
     min_edit_candidates: float = 80.0
+    # ...and this many times more when the edit lands in the lightning-deal band of depths
+    deal_band: tuple[float, float] = (0.35, 0.7)
+    deal_band_edit_factor: float = 4.0
     # on a sale day many prices move at once: ask this many times more for a digit edit
     sale_day_edit_factor: float = 3.0
     # installment counts a scraper may read instead of the price ("$54.13/mo")
@@ -71,6 +74,10 @@ class DetectorConfig:
     unseen_installment_max: int = 36
     # currencies priced in whole units (their minor unit is 1, not 0.01)
     zero_decimal: tuple[str, ...] = ("JPY", "CLP", "KRW")
+    # whole-unit currencies whose shelf prices also end one unit below the grid (MXN 1,549)
+    nine_endings: tuple[str, ...] = ("MXN", "INR")
+    # currencies whose figures leak onto other currencies' pages
+    mixup_sources: tuple[str, ...] = ("USD", "EUR", "GBP")
     # an anomaly is recorded at or above this; the rule validator confirms at or above
     min_anomaly_confidence: float = 0.3
     confirm_confidence: float = 0.7
@@ -95,7 +102,9 @@ def config_from_mapping(
             changes[key] = {str(k).upper(): float(v) for k, v in dict(value).items()}
         elif key == "installments":
             changes[key] = tuple(int(v) for v in value)
-        elif key == "zero_decimal":
+        elif key == "deal_band":
+            changes[key] = (float(value[0]), float(value[1]))
+        elif key in ("zero_decimal", "nine_endings", "mixup_sources"):
             changes[key] = tuple(str(v).upper() for v in value)
         else:
             current = getattr(base, key)

@@ -168,14 +168,17 @@ def assess(
     else:
         if sig.installment(price, shown, cfg.installments, pack, minor):
             return None  # "or {price}/mo over {months} months" read as the price: scrape error
-        if not sig.typed_price(price, grid):
+        endings = sig.endings_of(recent)
+        divisor = sig.decimal_slip(price, refs, cfg.ratio_tolerance) or sig.loose_slip(
+            price, min(recent), max(recent), 0.1, minor, endings
+        )
+        if not divisor and not sig.typed_price(price, grid, upper in cfg.nine_endings):
             unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
             plausible = (cfg.installment_low * reference, cfg.installment_high * max(recent))
-            if sig.installment(price, (), unseen, pack, minor, plausible, whole=whole):
+            if sig.installment(
+                price, (), unseen, pack, minor, plausible, whole=grid >= 10, endings=endings
+            ):
                 return None  # the payment of a price the page moved to since we looked
-        divisor = sig.decimal_slip(price, refs, cfg.ratio_tolerance) or sig.decimal_slip(
-            price, (min(recent), max(recent)), 0.1, inside=True
-        )
         other = None
         if divisor:
             kind = f"decimal_slip_{divisor}"
@@ -183,7 +186,7 @@ def assess(
         elif discount >= cfg.min_currency_discount:
             other = sig.currency_mixup(
                 price, refs, currency, cfg.rates, cfg.currency_tolerance,
-                1 - cfg.min_currency_discount,
+                1 - cfg.min_currency_discount, cfg.mixup_sources,
             )  # fmt: skip
         if other:
             kind = "wrong_currency"
@@ -194,6 +197,8 @@ def assess(
             # on a listing whose price moves every crawl, the intended price is unknown
             held = [r for r in refs if sum(1 for p in recent if abs(p - r) <= 1e-9 * r) >= 2]
             need = cfg.min_edit_candidates * (cfg.sale_day_edit_factor if sale_day else 1.0)
+            if cfg.deal_band[0] <= discount <= cfg.deal_band[1]:
+                need *= cfg.deal_band_edit_factor  # where lightning deals land: coincidences
             if held and sig.free_candidates(reference, grid) >= need:
                 edit = sig.digit_edit(price, held)
             if edit:
@@ -236,7 +241,7 @@ def assess(
         peer_mid = median(peers)
         scores["peer_ratio"] = round(price / peer_mid, 4)
         if price >= cfg.peer_market_share * peer_mid:
-            confidence = min(confidence, 0.4) if kind == "extreme_discount" else confidence - 0.1
+            confidence = min(confidence, 0.4)  # the market's price is no error worth a word
             reasons.append(f"other retailers sell it for {peer_mid:.2f} too")
         elif price <= cfg.peer_glitch_share * min(peers):
             confidence += 0.05
@@ -275,7 +280,7 @@ def _against_peers(
     upper = currency.upper()
     grid = cfg.price_grid.get(upper, 1.0)
     minor = 1.0 if upper in cfg.zero_decimal else 0.01
-    if not sig.typed_price(price, grid):
+    if not sig.typed_price(price, grid, upper in cfg.nine_endings):
         unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
         plausible = (cfg.installment_low * min(peers), cfg.installment_high * max(peers))
         if sig.installment(price, (), unseen, pack, minor, plausible, whole=grid >= 10):

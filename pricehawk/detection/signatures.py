@@ -124,18 +124,21 @@ def currency_mixup(
     rates: Mapping[str, float],
     tol: float,
     max_ratio: float = 0.5,
+    sources: Iterable[str] = ("USD", "EUR", "GBP"),
 ) -> str | None:
     """The other currency whose number this is (a USD figure on a JPY page), if any.
 
     Only currencies worth at least 1/max_ratio of ours: a GBP figure on a USD page is 21% off,
-    which any sale also is.
+    which any sale also is; and only `sources`, whose figures leak onto foreign pages (feeds
+    priced in dollars or euros), not every pair of rates (a yen figure on a peso page).
     """
+    sources = frozenset(sources)
     own = rates.get(currency.upper())
     if not own:
         return None
     for ref in refs:
         for other, rate in rates.items():
-            if other == currency.upper() or own / rate > max_ratio:
+            if other == currency.upper() or own / rate > max_ratio or other not in sources:
                 continue
             if _near(price, ref * own / rate, tol):
                 return other
@@ -150,6 +153,7 @@ def installment(
     minor: float = 0.01,
     plausible: tuple[float, float] | None = None,
     whole: bool = False,
+    endings: frozenset[int] = frozenset({0, 99}),
 ) -> int | None:
     """n when the price is a shelf price split into n payments: a scrape error, not a deal.
 
@@ -175,27 +179,46 @@ def installment(
         lo, hi = (price - half) * n, (price + half) * n
         if hi < plausible[0] or lo > plausible[1]:
             continue
-        if _shelf_between(lo, hi, whole):
+        if _shelf_between(lo, hi, whole, endings):
             return n
     return None
 
 
-def _shelf_between(lo: float, hi: float, whole: bool) -> bool:
-    """Whether [lo, hi] holds a price a shop would set (x.99, x.00; whole ...9 or ...0).
-
-    Not x.95: 4 x 24.99 = 99.96 would then pass for the payment of a 99.95 price.
-    """
+def _shelf_between(lo: float, hi: float, whole: bool, endings: frozenset[int]) -> bool:
+    """Whether [lo, hi] holds a price this shop would set: its own cents endings (x.99), or
+    in a whole-unit currency a whole number ending in 9 or 0."""
     if whole:
         return any(k % 10 in (0, 9) for k in range(math.ceil(lo - 1e-9), math.floor(hi) + 1))
-    cents = (0.0, 0.99)
     for base in range(math.floor(lo), math.floor(hi) + 1):
-        for c in cents:
-            if lo - 1e-9 <= base + c <= hi + 1e-9:
+        for c in endings:
+            if lo - 1e-9 <= base + c / 100 <= hi + 1e-9:
                 return True
     return False
 
 
-def typed_price(price: float, grid: float) -> bool:
+def endings_of(prices: Iterable[float]) -> frozenset[int]:
+    """The cents endings a listing's prices use (x.99 -> 99)."""
+    return frozenset(round(p * 100) % 100 for p in prices)
+
+
+def loose_slip(
+    price: float, low: float, high: float, tol: float, minor: float, endings: frozenset[int]
+) -> int | None:
+    """10 or 100 when the price is the point-moved digits of an unseen price in [low, high].
+
+    For listings whose price moves every crawl: the intended price is unknown, but it was
+    near the recent range and ended like the shop's prices (154.9x -> x.99 fits 15.49).
+    """
+    for divisor in (10, 100):
+        lo, hi = price * divisor, (price + minor) * divisor - minor
+        if hi < low * (1 - tol) or lo > high * (1 + tol):
+            continue
+        if minor >= 1 or _shelf_between(lo, hi, False, endings):
+            return divisor
+    return None
+
+
+def typed_price(price: float, grid: float, nine: bool = True) -> bool:
     """Whether a price in a whole-unit currency ends the way shops type it.
 
     On the currency's price grid (¥12,980 on 10, $189,990 CLP on 1,000), or one unit below it
@@ -204,7 +227,7 @@ def typed_price(price: float, grid: float) -> bool:
     if grid < 10 or abs(price - round(price)) >= 0.005:
         return False
     rest = round(price) % round(grid)
-    return rest == 0 or round(grid) - rest in (1, 10)
+    return rest == 0 or round(grid) - rest == 10 or (nine and round(grid) - rest == 1)
 
 
 def free_candidates(reference: float, grid: float, band: float = 0.25) -> float:

@@ -449,8 +449,10 @@ def _tellable(
     if kind in ("dropped_digit", "swapped_digits"):
         # a digit edit lands on a shelf price like any deal's; it stands out only when a deal
         # had many other prices to land on (80+ in a 25% band): a 154.99 page at 54.99 is a
-        # lightning deal as often as a dropped "1" (measured: ~4 deals per error)
-        return intended * DEAL_BAND / step >= EDIT_CANDIDATES
+        # lightning deal as often as a dropped "1" (measured: ~4 deals per error); in the
+        # lightning band (35-70% off) it takes four times as many
+        need = EDIT_CANDIDATES * (4 if 0.35 <= 1 - value / intended <= 0.7 else 1)
+        return intended * DEAL_BAND / step >= need
     return True
 
 
