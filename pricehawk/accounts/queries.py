@@ -71,6 +71,12 @@ def change_email(conn: Conn, user_id: int, email: str) -> bool:
                 "UPDATE users SET email = %s, email_verified_at = now() WHERE id = %s",
                 (email, user_id),
             )
+            # Email alerts follow the account's (now verified) address.
+            conn.execute(
+                """UPDATE notification_channels SET address = %s, verified_at = now()
+                   WHERE user_id = %s AND kind = 'email'""",
+                (email, user_id),
+            )
     except psycopg.errors.UniqueViolation:
         return False
     return cur.rowcount == 1

@@ -64,6 +64,13 @@ def test_change_email_goes_through_a_link_to_the_new_address(
     client: FlaskClient, app: Flask
 ) -> None:
     new_user(client, app, "old@example.com")
+    [user] = _rows(app, "SELECT id FROM users WHERE email = 'old@example.com'")
+    _rows(
+        app,
+        "INSERT INTO notification_channels (user_id, kind, address, verified_at)"
+        " VALUES (%s, 'email', 'old@example.com', now()) RETURNING id",
+        user["id"],
+    )
     bad = post_form(
         client, "/account", "/account/email", {"new_email": "nope", "password": PASSWORD}
     )
@@ -76,6 +83,9 @@ def test_change_email_goes_through_a_link_to_the_new_address(
     assert post_form(client, path, path, {}).status_code == 303
     assert "new@example.com" in client.get("/account").get_data(as_text=True)
     assert mails(app, "old@example.com", "email_changed")
+    # email alerts follow the new address
+    [channel] = _rows(app, "SELECT address FROM notification_channels WHERE kind = 'email'")
+    assert channel["address"] == "new@example.com"
 
 
 def test_sessions_can_be_ended_one_by_one_or_all_but_this_one(
