@@ -128,7 +128,13 @@ class _LocalSlots:
         return wait
 
 
-_LOCAL_SLOTS = _LocalSlots()  # shared by the spiders of one process
+_LOCAL_SLOTS = _LocalSlots()  # shared by the spiders of one crawl (keyed by crawl id)
+
+
+def forget_local_slots(crawl_id: str) -> None:
+    """Drop a finished in-process crawl's delay slots."""
+    for slot in [k for k in _LOCAL_SLOTS.next_free if k.startswith(f"{crawl_id}:")]:
+        del _LOCAL_SLOTS.next_free[slot]
 
 
 class PolitenessMiddleware:
@@ -144,6 +150,7 @@ class PolitenessMiddleware:
         )
         self.slowdown: dict[str, float] = {}
         self.slowed_min_delay = crawler.settings.getfloat("PRICEHAWK_SLOWED_MIN_DELAY_S", 0.25)
+        self.crawl_id = crawler.settings.get("PRICEHAWK_CRAWL_ID", "")
         crawler.pricehawk_politeness = self
 
     @classmethod
@@ -175,7 +182,7 @@ class PolitenessMiddleware:
                 slot_wait = (
                     reserve_slot(self.redis, self.settings, retailer, delay)
                     if self.redis is not None
-                    else _LOCAL_SLOTS.reserve(retailer, delay)
+                    else _LOCAL_SLOTS.reserve(f"{self.crawl_id}:{retailer}", delay)
                 )
                 wait = max(wait, slot_wait)
         if wait > 0:

@@ -36,17 +36,26 @@ log = logging.getLogger(__name__)
 
 ACK = "_ph_ack"  # request.meta key holding the queue payload this request came from
 
-# In-process: every spider of the process shares one seen-set per cycle.
-_LOCAL_SEEN: dict[str, set[str]] = {}
+# In-process: the spiders of one crawl (PRICEHAWK_CRAWL_ID) share one seen-set per cycle.
+_LOCAL_SEEN: dict[tuple[str, str], set[str]] = {}
+
+
+def forget_local_seen(crawl_id: str) -> None:
+    """Drop a finished in-process crawl's seen-sets."""
+    for scope in [k for k in _LOCAL_SEEN if k[0] == crawl_id]:
+        del _LOCAL_SEEN[scope]
 
 
 class CycleDupeFilter(BaseDupeFilter):
     """Seen = (cycle, canonical URL); Redis-backed when the crawl is distributed."""
 
-    def __init__(self, settings: Any, default_cycle: str, server: Any = None) -> None:
+    def __init__(
+        self, settings: Any, default_cycle: str, server: Any = None, crawl_id: str = ""
+    ) -> None:
         self.settings = settings
         self.default_cycle = default_cycle
         self.server = server
+        self.crawl_id = crawl_id
         self._expiring: set[str] = set()
 
     @classmethod
@@ -63,7 +72,12 @@ class CycleDupeFilter(BaseDupeFilter):
         server = None
         if scrapy_settings.getbool("PRICEHAWK_DISTRIBUTED"):
             server = connect_redis(settings)
-        return cls(settings, scrapy_settings.get("PRICEHAWK_CYCLE_KEY", ""), server)
+        return cls(
+            settings,
+            scrapy_settings.get("PRICEHAWK_CYCLE_KEY", ""),
+            server,
+            scrapy_settings.get("PRICEHAWK_CRAWL_ID", ""),
+        )
 
     def request_seen(self, request: Request) -> bool:
         cycle = request.meta.get("cycle") or self.default_cycle
@@ -71,7 +85,7 @@ class CycleDupeFilter(BaseDupeFilter):
         if request.method != "GET":
             url = f"{request.method} {url}"
         if self.server is None:
-            seen = _LOCAL_SEEN.setdefault(cycle, set())
+            seen = _LOCAL_SEEN.setdefault((self.crawl_id, cycle), set())
             if url in seen:
                 return True
             seen.add(url)

@@ -7,6 +7,7 @@ import argparse
 import os
 import socket
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,6 +148,9 @@ def scrapy_settings_for(
     s.setmodule(crawler_settings)
     s.set("PRICEHAWK_SETTINGS", settings)
     s.set("PRICEHAWK_CYCLE_KEY", cycle_key)
+    # Scopes in-process state (the cycle's seen-set, delay slots) to this one crawl, so a
+    # process that runs several crawls never carries one crawl's state into the next.
+    s.set("PRICEHAWK_CRAWL_ID", uuid.uuid4().hex)
     s.set("USER_AGENT", settings.user_agent)
     s.set("LOG_LEVEL", settings.log_level.upper())
     if distributed:
@@ -173,23 +177,17 @@ def chromium_path() -> str:
     return os.environ.get("PRICEHAWK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def crawl_in_process(
+def _plan(
     settings: Settings,
     *,
     retailers: list[str],
     cycle_key: str,
-    distributed: bool = False,
-    worker_id: str = "",
-    linger_s: float = 0.0,
-    extra: dict[str, Any] | None = None,
-) -> int:
-    """Run one crawl in this process; the reactor cannot restart, so one call per process.
-
-    In process: the catalogue and tracked-URL spiders, then each retailer's cycle outcome goes
-    to its circuit breaker. Distributed: one worker on the shared queue until it is empty.
-    """
-    from scrapy.crawler import CrawlerProcess
-
+    distributed: bool,
+    worker_id: str,
+    linger_s: float,
+    extra: dict[str, Any] | None,
+) -> tuple[Any, list[str], str]:
+    """(Scrapy settings, the retailers whose outcome this crawl records, the cycle key)."""
     from pricehawk.retailers import registry
 
     cycle_key = cycle_key or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -206,23 +204,104 @@ def crawl_in_process(
         extra=extra,
     )
     scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False)
-    process = CrawlerProcess(scrapy_settings)
+    return scrapy_settings, [r.slug for r in chosen], cycle_key
+
+
+def _start(runner: Any, *, retailers: list[str], cycle_key: str, distributed: bool) -> list[Any]:
+    """Schedule the crawl's spiders on a Scrapy runner; returns their crawlers."""
     names = ("catalog",) if distributed else ("catalog", "tracked")
     crawlers = []
     for name in names:
-        c = process.create_crawler(name)
-        process.crawl(
-            c, retailers=",".join(retailers), cycle_key=cycle_key, distributed=distributed
-        )
+        c = runner.create_crawler(name)
+        runner.crawl(c, retailers=",".join(retailers), cycle_key=cycle_key, distributed=distributed)
         crawlers.append(c)
-    process.start()
+    return crawlers
+
+
+def _finish(
+    settings: Settings,
+    scrapy_settings: Any,
+    crawlers: list[Any],
+    slugs: list[str],
+    cycle_key: str,
+    distributed: bool,
+) -> int:
+    """Summarise a finished crawl, record outcomes (in process) and drop per-crawl state."""
+    from crawler.middlewares import forget_local_slots
+    from crawler.scheduler import forget_local_seen
+
+    crawl_id = scrapy_settings.get("PRICEHAWK_CRAWL_ID")
+    forget_local_seen(crawl_id)
+    forget_local_slots(crawl_id)
     stats = [c.stats.get_stats() if c.stats else {} for c in crawlers]
     pages = sum(s.get("response_received_count", 0) for s in stats)
     items = sum(s.get("item_scraped_count", 0) for s in stats)
     print(f"crawl {cycle_key}: pages {pages}, items {items}", flush=True)
     if not distributed:
-        record_outcomes(settings, [r.slug for r in chosen], cycle_key)
+        record_outcomes(settings, slugs, cycle_key)
     return 0 if all(s.get("finish_reason") == "finished" for s in stats) else 1
+
+
+def crawl_in_process(
+    settings: Settings,
+    *,
+    retailers: list[str],
+    cycle_key: str,
+    distributed: bool = False,
+    worker_id: str = "",
+    linger_s: float = 0.0,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Run one crawl in this process; the reactor cannot restart, so one call per process
+    (`crawl_async` runs any number of crawls inside a reactor that is already running).
+
+    In process: the catalogue and tracked-URL spiders, then each retailer's cycle outcome goes
+    to its circuit breaker. Distributed: one worker on the shared queue until it is empty.
+    """
+    from scrapy.crawler import CrawlerProcess
+
+    scrapy_settings, slugs, cycle_key = _plan(
+        settings,
+        retailers=retailers,
+        cycle_key=cycle_key,
+        distributed=distributed,
+        worker_id=worker_id,
+        linger_s=linger_s,
+        extra=extra,
+    )
+    process = CrawlerProcess(scrapy_settings)
+    crawlers = _start(process, retailers=retailers, cycle_key=cycle_key, distributed=distributed)
+    process.start()
+    return _finish(settings, scrapy_settings, crawlers, slugs, cycle_key, distributed)
+
+
+async def crawl_async(
+    settings: Settings,
+    *,
+    retailers: list[str],
+    cycle_key: str,
+    distributed: bool = False,
+    worker_id: str = "",
+    linger_s: float = 0.0,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """The same crawl as `crawl_in_process`, inside an asyncio reactor that is already running
+    (so one process can run crawl after crawl: the test host, an embedding service)."""
+    from scrapy.crawler import AsyncCrawlerRunner
+
+    scrapy_settings, slugs, cycle_key = _plan(
+        settings,
+        retailers=retailers,
+        cycle_key=cycle_key,
+        distributed=distributed,
+        worker_id=worker_id,
+        linger_s=linger_s,
+        extra=extra,
+    )
+    runner = AsyncCrawlerRunner(scrapy_settings)
+    crawlers = _start(runner, retailers=retailers, cycle_key=cycle_key, distributed=distributed)
+    await runner.join()
+    return _finish(settings, scrapy_settings, crawlers, slugs, cycle_key, distributed)
 
 
 def record_outcomes(settings: Settings, slugs: list[str], cycle_key: str) -> None:
