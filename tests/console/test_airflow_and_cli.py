@@ -167,9 +167,8 @@ def test_airflow_page_shows_an_unreachable_server(
 
 
 def test_operator_create_and_list_commands(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    console_env: DemoDb, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough passphrase\n"))
     assert main(["operator", "create", "night-shift", "--role", "viewer", "--password-stdin"]) == 0
     assert "operator night-shift created (viewer)" in capsys.readouterr().out

@@ -4,6 +4,7 @@ PostgreSQL and Redis (each test in a rolled-back transaction or its own key pref
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,6 @@ import redis as redis_lib
 
 from pricehawk.console import queries, queues
 from pricehawk.operators import OperatorError, create_operator, sign_in
-from pricehawk.settings import Settings
 
 NOW = datetime.now(UTC)
 
@@ -224,15 +224,18 @@ def test_anomaly_feed_filters_and_carries_operator_notes(conn: Any) -> None:
     assert history[-1].price == Decimal("101")
 
 
-def test_queue_depths_read_every_kind_of_key(settings: Settings) -> None:
-    client = redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
-    p = settings.redis_prefix
+def test_queue_depths_read_every_kind_of_key(redis_server_url: str) -> None:
+    client = redis_lib.Redis.from_url(redis_server_url, decode_responses=True)
+    p = f"pricehawk-test-{uuid.uuid4().hex[:10]}:"
     client.rpush(p + "crawl:requests", *[f"u{i}" for i in range(7)])
     client.zadd(p + "catalog:requests", {"a": 1, "b": 2})
     client.sadd(p + "catalog:dupefilter:acme:20261123", "f1", "f2", "f3")
     client.set(p + "catalog:lock", "x")  # not a queue: skipped
-    depths = queues.queue_depths(client, p)
-    client.close()
+    try:
+        depths = queues.queue_depths(client, p)
+    finally:
+        client.delete(*client.keys(p + "*"))
+        client.close()
     assert [(q.key, q.type, q.size) for q in depths] == [
         ("crawl:requests", "list", 7),
         ("catalog:dupefilter:acme:20261123", "set", 3),

@@ -66,16 +66,17 @@ def console_url(demo_db: DemoDb, tmp_path: Path) -> Iterator[str]:
     yield url
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=3)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
     log.close()
 
 
 def _settled(page: object) -> None:
     """Wait until Streamlit has finished running the script (its status widget is gone)."""
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30000)  # type: ignore[attr-defined]
-    page.wait_for_timeout(600)  # charts draw after the script ends  # type: ignore[attr-defined]
+    page.wait_for_timeout(300)  # charts draw after the script ends  # type: ignore[attr-defined]
 
 
 def test_screenshot_every_page(console_url: str, artifacts_dir: Path) -> None:
