@@ -75,6 +75,9 @@ _GENERIC_TLDS = frozenset(
      "cc", "fm", "ly", "to", "gg", "so", "sh", "ws", "la", "eu", "xyz", "online", "site"}
 )  # fmt: skip
 
+# One separator followed by exactly two digits: the decimal separator, whatever the locale says.
+_DOT_CENTS = re.compile(r"[^\d.,]*\d+\.\d{2}[^\d.,]*")
+_COMMA_CENTS = re.compile(r"[^\d.,]*\d+,\d{2}[^\d.,]*")
 _PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 _DIGIT = re.compile(r"\d")
 
@@ -240,6 +243,10 @@ def parse_price_text(
         return None, None
     text = text.strip()[:200]
     sep = decimal_separator_for(locale)
+    if sep == "," and _DOT_CENTS.fullmatch(text):
+        sep = "."  # "2.99" on a German page (Lidl): a group of two digits is never thousands
+    elif sep == "." and _COMMA_CENTS.fullmatch(text):
+        sep = ","  # "12,99 €" on an English-language page
     price = Price.fromstring(text, currency_hint=currency, decimal_separator=sep)
     amount = price.amount
     cur = currency_for_symbol(price.currency, locale=locale, url=url) if price.currency else None

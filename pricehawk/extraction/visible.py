@@ -26,7 +26,8 @@ _PRICE_WORDS = (
 )  # fmt: skip
 _HOOK_ATTRS = (
     "class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation",
-    "data-hook",
+    "data-hook", "data-test-id", "data-qa-id", "data-cy", "data-automation-id", "data-selector",
+    "data-dmid",
 )  # fmt: skip
 _HOOK_WORD = re.compile("|".join(_PRICE_WORDS), re.IGNORECASE)
 # Tags a displayed price lives in. Links, list items, icons and form controls are left out on
@@ -80,6 +81,10 @@ _SR_ONLY = re.compile(
 # A child holding the minor units ("$19<span class="cents">99</span>") gets its separator back.
 _CENTS = re.compile(r"cent|decimal|fraction|minor", re.IGNORECASE)
 
+_BADGE = re.compile(
+    r"sav(?:e|ing)|discount|percent|per-?unit|unit-?price|install?ment|financ|badge",
+    re.IGNORECASE,
+)
 _SYMBOL_AFTER_UNITS = re.compile(r"\d\s*([€$£]|kr|zł|Kč|Ft|Lei)\s*$")
 
 # Parts of a price that its container reads as a whole ("a-price-whole", "price__currency").
@@ -102,14 +107,15 @@ _LIST = re.compile(
 )
 # Hooks that mark the price to pay strongly enough to outweigh a list-price word nearby.
 _CURRENT_STRONG = re.compile(
-    r"(?<!non-)(?<!non)sale(?!s-?tax)|special|final|current|(?<![a-z])now|actual|selling|reduced|promo|deal",
+    r"(?<!non-)(?<!non)sale(?!s-?tax)|special|final|current|(?<![a-z])now|actual|selling|reduced|promo|deal|"
+    r"primary",
     re.IGNORECASE,
 )
 _NOT_PRICE_ATTR = re.compile(
     r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
     r"price-?per(?!-?sellable)|monthly|month|install?ment|(?:^|[-_ ])emi(?:$|[-_ ])|financ|"
     r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
-    r"freight|(?:^|[-_ ])tax(?:$|[-_ ]|es)|points|reward|sub-?total|(?:cart|order|grand|basket)-?total|"
+    r"freight|(?:^|[-_ ])tax(?!-?in(?:cl?)?(?:$|[-_ ]))(?:$|[-_ ]|es)|points|reward|sub-?total|(?:cart|order|grand|basket)-?total|"
     r"range|filter|slider|price-?excl?(?:$|[-_ ])|ex-?vat|excl-?(?:vat|tax)|net-?price|"
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
@@ -123,12 +129,13 @@ _NOT_PRICE_TEXT = re.compile(
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
     r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
     r"\bunit price\b|/\s*(?:ounce|pound|item|piece|sheet|sq\.? ?ft|meter|metre|roll|pack)\b|"
-    r"^\s*\+|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
+    r"^\s*\+|\d\s*\+\s*$|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
     r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b|"
     r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d|\bexcl\b|\bexkl\b|"
-    r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bhors taxes?\b|\bsin iva\b|\bohne mwst\b",
+    r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bhors taxes?\b|\bsin iva\b|\bohne mwst\b|"
+    r"税抜|税別|本体価格|不含税",
     re.IGNORECASE,
 )
 _LIST_TEXT = re.compile(
@@ -167,7 +174,8 @@ _CURRENT_TEXT = re.compile(
 # Regions that show other products' prices or totals, never this product's.
 _BAD_REGION = re.compile(
     r"related|recommend|carousel|similar|upsell|up-sell|cross-?sell|also|recent|viewed|suggest|"
-    r"accessor|bundle|footer|header|(?:^|[-_ ])nav|menu|mini-?cart|cart-?drawer|side-?cart|"
+    r"accessor|bundle|footer|header|other-?(?:sellers?|offers|buying)|more-?(?:sellers|offers)|"
+    r"seller-?offer|offer-?listing|(?:^|[-_ ])nav|menu|mini-?cart|cart-?drawer|side-?cart|"
     r"sidebar|review|slider|swiper|slick|sponsor|widget|you-may|others|more-from|wishlist|"
     r"(?:^|[-_ ])reco|product-?card|product-?tile|product-?grid|product-?list|productcard|"
     r"producttile|product-item(?:$|[-_ ]|s)|(?:^|[-_ ])plp|search-?result|listing|"
@@ -269,10 +277,15 @@ class Scored:
     # A members-only (loyalty, card holder) price; `public` when explicitly the non-member one.
     member: bool = False
     public: bool = False
+    struck: bool = False  # struck through on the page (a list price whatever its region says)
 
 
 def _hooks(el: HtmlElement) -> str:
-    return " ".join(el.get(a, "") for a in _HOOK_ATTRS if el.get(a))
+    hooks = " ".join(el.get(a, "") for a in _HOOK_ATTRS if el.get(a))
+    tag = el.tag
+    if isinstance(tag, str) and "-" in tag:
+        hooks = f"{hooks} {tag}"  # a custom element names itself: <cart-drawer>, <sale-price>
+    return hooks
 
 
 # Utility classes that hide an element in common CSS frameworks (Bootstrap, Magento, Tailwind).
@@ -308,8 +321,11 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
                 or (skip_struck and is_struck(child))
                 or child.tag in ("script", "style")
                 or _SR_ONLY.search(child.get("class") or "~")
+                or _BADGE.search(child.get("class") or "~")
             ):
-                pass  # struck-through: a list price; screen-reader copies: a duplicate sentence
+                # struck-through: a list price; screen-reader copies: a duplicate sentence;
+                # a "save 200 €" badge or a unit price inside the price container: not it
+                pass
             elif re.search(r"\d\s*$", "".join(parts[-1:])) and re.fullmatch(
                 r"\d{2}", (child.text_content() or "").strip()
             ):
@@ -436,7 +452,10 @@ def _region(
         on_title_path = anc in title_path
         bad = inherited.bad or (
             not on_title_path
-            and (tag in _BAD_REGION_TAGS or bool(hooks and _bad_hooks(hooks, own_words)))
+            and (
+                (tag in _BAD_REGION_TAGS and (tag != "header" or _chrome(anc)))
+                or bool(hooks and _bad_hooks(hooks, own_words))
+            )
         )
         buy = (
             inherited.buy_box
@@ -500,24 +519,27 @@ _NOT_TITLE_REGION = re.compile(
 )
 
 
+def _chrome(el: HtmlElement) -> bool:
+    """Site chrome: nav, footer, aside, or a <header> that is not inside the main content (a
+    product's own <header> in <main> or <article> holds its title)."""
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if tag in ("nav", "footer", "aside"):
+        return True
+    return tag == "header" and not any(
+        a.tag in ("main", "article") for a in el.iterancestors()
+    )
+
+
 def _main_heading(doc: HtmlElement) -> HtmlElement | None:
     h1s = list(doc.iter("h1"))
     for h1 in h1s:
-        if any(
-            (isinstance(a.tag, str) and a.tag in ("header", "nav", "footer", "aside"))
-            or _NOT_TITLE_REGION.search(_hooks(a) or "~")
-            for a in h1.iterancestors()
-        ):
+        if any(_chrome(a) or _NOT_TITLE_REGION.search(_hooks(a) or "~") for a in h1.iterancestors()):
             continue
         return h1
     # A page's only h1 is its title even inside a "product-card" (some themes name the main
     # product's container that way); a page without one may title it with an h2 by the buy
     # button (Coupang's "prod-buy-header__title").
-    outside = [
-        h
-        for h in h1s
-        if not any(isinstance(a.tag, str) and a.tag in ("header", "nav", "footer") for a in h.iterancestors())
-    ]
+    outside = [h for h in h1s if not any(_chrome(a) for a in h.iterancestors())]
     if len(outside) == 1:
         return outside[0]
     if not h1s:
@@ -586,6 +608,55 @@ def _list_word_leads(text: str) -> bool:
     return bool(m and (digit is None or m.start() < digit.start()))
 
 
+_MAIN_PRICE_HOOK = re.compile(
+    r"product-?price|main-?price|sale-?price|current-?price|final-?price|price-?now",
+    re.IGNORECASE,
+)
+_UNIT_HOOK = re.compile(r"per-?unit|unit-?price|price-?per(?!-?sellable)", re.IGNORECASE)
+
+
+_STYLE_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+
+
+def struck_classes(page: Page) -> frozenset[str]:
+    """Classes the page's own <style> blocks strike through (".was{text-decoration:
+    line-through}"), computed once per page; only simple selectors are read."""
+    if "struck_classes" not in page.memo:
+        found: set[str] = set()
+        for style in page.doc.iter("style"):
+            css = style.text or ""
+            if "line-through" not in css:
+                continue
+            for m in _STYLE_RULE.finditer(css):
+                if "line-through" not in m.group(2):
+                    continue
+                for selector in m.group(1).split(","):
+                    parts = selector.split()
+                    if parts:
+                        found.update(re.findall(r"\.([\w-]+)", parts[-1]))
+        page.memo["struck_classes"] = frozenset(found)
+    got: frozenset[str] = page.memo["struck_classes"]
+    return got
+
+
+def _css_struck(el: HtmlElement, page: Page) -> bool:
+    classes = struck_classes(page)
+    cls = el.get("class")
+    return bool(classes and cls and not classes.isdisjoint(cls.split()))
+
+
+def _not_price_hooks(hooks: str) -> bool:
+    """Hooks that name something other than the price; a "unitPrice" id next to a
+    "productPrice" class is the product's price (Yodobashi), whatever the id says."""
+    m = _NOT_PRICE_ATTR.search(hooks)
+    if m is None:
+        return False
+    if _UNIT_HOOK.fullmatch(m.group(0)) and _MAIN_PRICE_HOOK.search(hooks):
+        rest = _NOT_PRICE_ATTR.search(_UNIT_HOOK.sub(" ", hooks))
+        return rest is not None
+    return True
+
+
 def _score(
     el: HtmlElement,
     text: str,
@@ -595,14 +666,17 @@ def _score(
     page: Page,
     currency: str | None,
     is_list: bool | None = None,
+    label: str | None = None,
 ) -> Scored | None:
-    """Score one visible price reading (None: not a price at all); `is_list` forces the role."""
+    """Score one visible price reading (None: not a price at all); `is_list` forces the role;
+    `label` replaces the words read around `el` (for text that is not all of `el`)."""
     hooks = _hooks(el)
-    label = _label_text(el)
+    if label is None:
+        label = _label_text(el)
     amount, cur = parse_price_text(text, locale=page.locale, currency=currency, url=page.url)
     if amount is None or amount == 0:
         return None
-    if _NOT_PRICE_TEXT.search(text) or (hooks and _NOT_PRICE_ATTR.search(hooks)):
+    if _NOT_PRICE_TEXT.search(text) or (hooks and _not_price_hooks(hooks)):
         return None
     if is_price_range(text):
         return None  # "$20.00 – $35.00": the variant is not chosen yet
@@ -617,6 +691,7 @@ def _score(
         return None
     hard_list = (
         is_struck(el)
+        or _css_struck(el, page)
         or el.get("data-a-strike") == "true"
         or region.struck
         or _list_word_leads(text)
@@ -628,7 +703,10 @@ def _score(
     )
     public = bool(_NON_MEMBER.search(label) or _NON_MEMBER.search(hooks))
     member = not public and (
-        region.member or bool(_MEMBER.search(hooks)) or bool(_MEMBER.search(label))
+        region.member
+        or bool(_MEMBER.search(hooks))
+        or bool(_MEMBER.search(label))
+        or bool(_MEMBER.search(text))
     )
     if public and not is_struck(el) and not region.struck:
         # "Non-member price $39.99" / "Pris utan IKEA Family 1 295:-": the public price, even
@@ -652,8 +730,9 @@ def _score(
     if region.bad:
         score -= 6
     score -= min(order, 200) * 0.002  # earlier on the page is likelier the main price
+    struck = is_struck(el) or region.struck or _css_struck(el, page)
     return Scored(
-        amount, cur, score, is_list, region.buy_box, text, order, soft_list, member, public
+        amount, cur, score, is_list, region.buy_box, text, order, soft_list, member, public, struck
     )
 
 
@@ -720,8 +799,11 @@ def _is_part(el: HtmlElement, hooks: str) -> bool:
     names a style of the whole amount)."""
     if not _PART.search(hooks):
         return False
-    text = el.text_content()
-    return not (_CURRENCY_IN_TEXT.search(text) and _DIGIT.search(text))
+    text = el.text_content().strip()
+    first = _DIGIT.search(text)
+    if first is None or not _CURRENCY_IN_TEXT.search(text):
+        return True
+    return first.start() > 0 and text[first.start() - 1] in ".,"  # ",99 €": the cents
 
 
 def _with_context_currency(scored: Scored, el: HtmlElement, page: Page) -> Scored:
@@ -833,10 +915,28 @@ def _text_scan(
             continue
         if _SR_ONLY.search(el.get("class") or "~"):
             continue  # a screen-reader copy of a price shown next to it
-        if not re.search(r"\d", own_text) or _hidden(el):
+        if not re.search(r"\d", own_text) or _hidden(el) or own_text[0] in ".,":
             continue
         region = _region(el, root, cache, title_path, own_words)
         scored = _score(el, own_text, region, order=base + i, page=page, currency=currency)
+        if scored is not None:
+            yield replace(scored, score=scored.score - 1.5, soft_list=False)
+    for i, el in enumerate(root.iter()):
+        # Text after an element belongs to its parent: "<span>Sale Price:</span>$45.00 ...".
+        tail = (el.tail or "").strip() if isinstance(el.tag, str) else ""
+        parent = el.getparent()
+        if not tail or len(tail) > 30 or parent is None or parent.tag in _SKIP_TAGS:
+            continue
+        if not _CURRENCY_IN_TEXT.search(tail) or not _DIGIT.search(tail) or tail[0] in ".,":
+            continue
+        if _hidden(parent):
+            continue
+        before = " ".join(el.text_content().split())
+        label = before if len(before) <= 30 and not _DIGIT.search(before) else ""
+        region = _region(parent, root, cache, title_path, own_words)
+        scored = _score(
+            parent, tail, region, order=base + i, page=page, currency=currency, label=label
+        )
         if scored is not None:
             yield replace(scored, score=scored.score - 1.5, soft_list=False)
 
@@ -882,7 +982,13 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
         )
         return VisibleReading(candidates=cands, availability=availability)
     lists = sorted(
-        (s for s in scored if s.is_list and s.price > best.price and s.score >= best.score - 3),
+        (
+            s
+            for s in scored
+            if s.is_list
+            and s.price > best.price
+            and (s.score >= best.score - 3 or (s.struck and s.in_buy_box))
+        ),
         key=lambda s: -s.score,
     )
     confident = (
@@ -909,6 +1015,13 @@ def _drop_member_prices(scored: list[Scored]) -> list[Scored] | None:
     public = [s for s in scored if not s.member and not s.is_list and s.score >= 1.5]
     if public:
         return [s for s in scored if not (s.member and not s.is_list)]
+    if any(s.soft_list and not s.member for s in scored):
+        # "mit Lidl Plus 2.99" above a price the theme names "regular": that one is public.
+        return [
+            replace(s, is_list=False, soft_list=False) if s.soft_list else s
+            for s in scored
+            if not (s.member and not s.is_list)
+        ]
     if any(s.is_list and s.in_buy_box and s.price > min(m.price for m in members) for s in scored):
         return None  # "Club price $8, was $10": is $10 the public price or an old one?
     return scored
