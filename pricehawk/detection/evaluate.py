@@ -64,8 +64,7 @@ class Report:
             obs, fa = self.negatives[label], self.false_alarms[label]
             lines.append(f"{label:<22}{obs:>8}{fa:>8}{fa / obs * 1e4 if obs else 0:>9.2f}")
         lines.append(
-            f"{UNVERIFIABLE:<22}{self.unverifiable:>8}{self.unverifiable_alerts:>8}"
-            "  (not scored)"
+            f"{UNVERIFIABLE:<22}{self.unverifiable:>8}{self.unverifiable_alerts:>8}  (not scored)"
         )
         lines.append("")
         lines.append(

@@ -10,12 +10,13 @@ early exit `assess` itself takes first), which is what makes a million rows take
 from __future__ import annotations
 
 import csv
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+
+import numpy as np
 
 from pricehawk.detection.config import DetectorConfig
 from pricehawk.detection.models import Anomaly
@@ -132,104 +133,205 @@ def read_history(path: str | Path) -> Rows:
         return read_rows(f)
 
 
-class _Listing:
-    __slots__ = ("ewma", "has_list", "lists", "pack", "prices", "times")
-
-    def __init__(self, title: str) -> None:
-        self.times: list[float] = []
-        self.prices: list[float] = []
-        self.lists: list[float | None] = []
-        self.has_list = False
-        self.ewma = 0.0
-        self.pack = pack_count(title)
+def _codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Integer codes for strings (first seen, first code) and the strings by code."""
+    names = list(dict.fromkeys(values))
+    table = {name: i for i, name in enumerate(names)}
+    return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values)), names
 
 
 def replay(rows: Rows, config: DetectorConfig) -> Iterator[Finding]:
-    """Every observation the detector flags and the rule validator confirms, in time order."""
-    order = sorted(range(len(rows)), key=rows.at.__getitem__)
-    listings: dict[str, _Listing] = {}
-    shares: dict[str, tuple[deque[bool], list[int]]] = {}
-    peers: dict[str, dict[str, tuple[float, float]]] = {}
-    rates = config.rates
-    gate = 1 - config.min_discount
-    seen_tol = config.seen_tolerance
-    min_history = config.min_history
-    level_points = config.level_points
-    pid_l, at_l, price_l, list_l = rows.pid, rows.at, rows.price, rows.list_price
-    cur_l, gtin_l, ret_l, title_l = rows.currency, rows.gtin, rows.retailer, rows.title
-    for i in order:
-        pid = pid_l[i]
-        t = at_l[i]
-        price = price_l[i]
-        retailer = ret_l[i]
-        st = listings.get(pid)
-        if st is None:
-            st = listings[pid] = _Listing(title_l[i])
-            st.ewma = price
-        prices = st.prices
-        n = len(prices)
-        gtin = gtin_l[i]
-        candidate = False
-        if n >= min_history:
-            if n >= 3 and level_points == 3:
-                a, b, c = prices[-3], prices[-2], prices[-1]
-                level = (a if b <= a <= c or c <= a <= b else b if a <= b <= c or c <= b <= a
-                         else c)  # fmt: skip
-            else:
-                tail = sorted(prices[-level_points:])
-                k = len(tail)
-                level = tail[k // 2] if k % 2 else (tail[k // 2 - 1] + tail[k // 2]) / 2
-            candidate = price <= gate * level and abs(prices[-1] - price) > seen_tol * price
-        elif gtin and gtin in peers:
-            candidate = True
-        # the retailer's discounted share, before this observation is counted
-        entry = shares.get(retailer)
-        if entry is None:
-            entry = shares[retailer] = (deque(), [0])
-        flags, total = entry
-        if candidate:
-            usd = rates.get(cur_l[i]) or 1.0
-            peer_prices: list[float] = []
-            if gtin:
-                for other, (pt, pv) in peers.get(gtin, {}).items():
-                    if other != retailer and t - pt <= PEER_MAX_AGE_S:
-                        peer_prices.append(pv / usd)
-            lp = list_l[i]
-            anomaly = assess(
-                st.times,
-                prices,
-                t,
-                price,
-                currency=cur_l[i],
-                list_price=lp,
-                list_prices=st.lists if st.has_list else (),
-                pack=st.pack,
-                sale_share=total[0] / len(flags) if len(flags) >= 50 else None,
-                peers=peer_prices,
-                config=config,
-            )
-            if anomaly is not None and decide(anomaly.glitch_type, anomaly.confidence, config):
-                yield Finding(pid, rows.at_text[i], t, price, anomaly)
-        # update state
-        discounted = price < DISCOUNTED_BELOW * st.ewma
-        flags.append(discounted)
-        total[0] += discounted
-        if len(flags) > SHARE_WINDOW:
-            total[0] -= flags.popleft()
-        st.ewma += EWMA_ALPHA * (price - st.ewma)
-        prices.append(price)
-        st.times.append(t)
-        lp = list_l[i]
-        st.lists.append(lp)
-        if lp is not None:
-            st.has_list = True
-        if n + 1 >= 2 * _KEEP:
-            del prices[:_KEEP], st.times[:_KEEP], st.lists[:_KEEP]
-        if gtin:
-            by_retailer = peers.get(gtin)
-            if by_retailer is None:
-                by_retailer = peers[gtin] = {}
-            by_retailer[retailer] = (t, price * (rates.get(cur_l[i]) or 1.0))
+    """Every observation the detector flags and the rule validator confirms, in time order.
+
+    Vectorised in numpy: the time order, each listing's previous prices, the retailer's
+    discounted share and the detector's first cut (a drop of at least `min_discount` below
+    the recent level, or a first sighting of a GTIN) for every row at once; only the few
+    rows past that cut go through `assess` with their listing's history and the market
+    (other retailers' latest price of the GTIN) as of that moment.
+    """
+    n = len(rows)
+    if n == 0:
+        return
+    at = np.asarray(rows.at, dtype=np.float64)
+    price = np.asarray(rows.price, dtype=np.float64)
+    pid, _ = _codes(rows.pid)
+    ret, _ = _codes(rows.retailer)
+    gtin, gtins = _codes(rows.gtin)
+    cur, currencies = _codes(rows.currency)
+    usd_of = np.array([config.rates.get(c) or 1.0 for c in currencies])[cur]
+    has_gtin = np.array([bool(g) for g in gtins])[gtin]
+
+    order = np.argsort(at, kind="stable")  # replay order; ties keep file order
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    # each listing's rows in replay order, and each row's place in its listing
+    by_listing = np.lexsort((rank, pid))
+    lp_sorted = pid[by_listing]
+    first = np.ones(n, dtype=bool)
+    first[1:] = lp_sorted[1:] != lp_sorted[:-1]
+    starts = np.flatnonzero(first)
+    start_of = np.repeat(starts, np.diff(np.append(starts, n)))
+    k = np.arange(n) - start_of  # observations of the listing before this one
+    ps = price[by_listing]
+
+    def prev(j: int) -> np.ndarray:
+        out = np.full(n, np.nan)
+        out[j:] = ps[:-j]
+        return out
+
+    p1, p2, p3 = prev(1), prev(2), prev(3)
+    level = np.where(
+        k >= 3,
+        np.maximum(np.minimum(p1, p2), np.minimum(np.maximum(p1, p2), p3)),
+        np.where(k == 2, (p1 + p2) / 2, p1),
+    )
+    if config.level_points != 3:
+        level = _levels(ps, k, config.level_points)
+    with np.errstate(invalid="ignore"):
+        drop = (
+            (k >= config.min_history)
+            & (ps <= (1 - config.min_discount) * level)
+            & (np.abs(p1 - ps) > config.seen_tolerance * ps)
+        )
+    new_gtin = (k < config.min_history) & has_gtin[by_listing]
+    candidate_sorted = drop | new_gtin
+
+    # the retailer's discounted share over its previous SHARE_WINDOW observations
+    ewma_before = _ewma_before(ps, k, EWMA_ALPHA)
+    discounted = np.empty(n, dtype=bool)
+    discounted[by_listing] = ps < DISCOUNTED_BELOW * ewma_before
+    share = _shares(ret[order], discounted[order])  # in replay order
+
+    cand = by_listing[candidate_sorted]  # row indices
+    cand = cand[np.argsort(rank[cand], kind="stable")]
+    pos_in_listing = np.empty(n, dtype=np.int64)
+    pos_in_listing[by_listing] = np.arange(n)
+    peers = _PeerIndex(rank, ret, gtin, price * usd_of, at, has_gtin)
+    times_s = at[by_listing]
+    lists_all = rows.list_price
+    lists_sorted = [lists_all[i] for i in by_listing.tolist()]
+    lp_known = np.array([lp is not None for lp in lists_all])[by_listing]
+    # whether any earlier row of the listing had a list price
+    known_before = np.cumsum(lp_known) - lp_known
+    has_list = known_before - known_before[start_of] > 0
+    packs: dict[int, int | None] = {}
+    for i in cand.tolist():
+        j = int(pos_in_listing[i])
+        s = max(int(start_of[j]), j - _KEEP)
+        pc = int(pid[i])
+        if pc not in packs:
+            packs[pc] = pack_count(rows.title[i])
+        r = int(rank[i])
+        usd = float(usd_of[i])
+        peer_prices = [v / usd for v in peers.latest(i, PEER_MAX_AGE_S)] if has_gtin[i] else []
+        anomaly = assess(
+            times_s[s:j].tolist(),
+            ps[s:j].tolist(),
+            float(at[i]),
+            float(price[i]),
+            currency=rows.currency[i],
+            list_price=lists_all[i],
+            list_prices=lists_sorted[s:j] if has_list[j] else (),
+            pack=packs[pc],
+            sale_share=None if np.isnan(share[r]) else float(share[r]),
+            peers=peer_prices,
+            config=config,
+        )
+        if anomaly is not None and decide(anomaly.glitch_type, anomaly.confidence, config):
+            yield Finding(rows.pid[i], rows.at_text[i], float(at[i]), float(price[i]), anomaly)
+
+
+def _levels(ps: np.ndarray, k: np.ndarray, points: int) -> np.ndarray:
+    """Median of each row's previous `points` prices in its listing (any `level_points`)."""
+    n = len(ps)
+    out = np.full(n, np.nan)
+    for j in np.flatnonzero(k > 0).tolist():
+        lo = j - min(points, int(k[j]))
+        out[j] = float(np.median(ps[lo:j]))
+    return out
+
+
+def _ewma_before(ps: np.ndarray, k: np.ndarray, alpha: float) -> np.ndarray:
+    """Each row's listing EWMA before the row is counted (its own price for a first row).
+
+    Rows are listing-contiguous; the recursion runs once per position in a listing, over
+    every listing at once.
+    """
+    out = ps.copy()
+    after = ps.copy()  # the EWMA once the row is counted
+    later = np.flatnonzero(k > 0)
+    if len(later) == 0:
+        return out
+    sort = np.argsort(k[later], kind="stable")
+    later = later[sort]
+    bounds = np.flatnonzero(np.diff(k[later])) + 1
+    for idx in np.split(later, bounds):
+        before = after[idx - 1]
+        out[idx] = before
+        after[idx] = before + alpha * (ps[idx] - before)
+    return out
+
+
+def _shares(ret: np.ndarray, discounted: np.ndarray) -> np.ndarray:
+    """Per row (replay order): discounted share of the retailer's previous SHARE_WINDOW rows."""
+    n = len(ret)
+    out = np.full(n, np.nan)
+    by_ret = np.argsort(ret, kind="stable")
+    r_sorted = ret[by_ret]
+    d = discounted[by_ret].astype(np.int64)
+    bounds = np.flatnonzero(np.diff(r_sorted)) + 1
+    for idx, flags in zip(np.split(np.arange(n), bounds), np.split(d, bounds), strict=True):
+        cum = np.concatenate(([0], np.cumsum(flags)))
+        m = len(flags)
+        j = np.arange(m)
+        lo = np.maximum(0, j - SHARE_WINDOW)
+        counts = j - lo
+        vals = (cum[j] - cum[lo]) / np.maximum(counts, 1)
+        vals[counts < 50] = np.nan
+        out[by_ret[idx]] = vals
+    return out
+
+
+class _PeerIndex:
+    """The latest USD price of a GTIN at each other retailer, as of a row's replay rank."""
+
+    def __init__(
+        self,
+        rank: np.ndarray,
+        ret: np.ndarray,
+        gtin: np.ndarray,
+        usd_price: np.ndarray,
+        at: np.ndarray,
+        has_gtin: np.ndarray,
+    ) -> None:
+        rows = np.flatnonzero(has_gtin)
+        self.width = int(ret.max()) + 1 if len(ret) else 1
+        keys = gtin[rows] * self.width + ret[rows]
+        sort = np.lexsort((rank[rows], keys))
+        self.rows = rows[sort]
+        self.keys = keys[sort]
+        self.sorted_rank = rank[self.rows]
+        self.rank, self.ret, self.gtin = rank, ret, gtin
+        self.usd, self.at = usd_price, at
+
+    def latest(self, i: int, max_age: float) -> list[float]:
+        """Prices (USD) of row i's GTIN at other retailers seen within max_age before it."""
+        out: list[float] = []
+        g, own, r, t = int(self.gtin[i]), int(self.ret[i]), int(self.rank[i]), float(self.at[i])
+        keys = self.keys
+        lo = int(np.searchsorted(keys, g * self.width))
+        hi = int(np.searchsorted(keys, (g + 1) * self.width))
+        while lo < hi:
+            key = int(keys[lo])
+            end = int(np.searchsorted(keys, key + 1, side="left"))
+            if key - g * self.width != own:
+                j = lo + int(np.searchsorted(self.sorted_rank[lo:end], r)) - 1
+                if j >= lo:
+                    row = int(self.rows[j])
+                    if t - float(self.at[row]) <= max_age:
+                        out.append(float(self.usd[row]))
+            lo = end
+        return out
 
 
 def iso_utc(epoch: float) -> str:

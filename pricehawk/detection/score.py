@@ -122,23 +122,24 @@ def assess(
     if abs(prices[-1] - price) <= cfg.seen_tolerance * price:
         return None  # the same low price was already there: flagged (or dismissed) then
 
+    if (level - price) * usd < cfg.min_saving_usd:
+        return None  # the reference is at most the level: too small a saving either way
+
     start = max(bisect_left(times, t - cfg.window_s), n - cfg.max_points)
     if n - start < cfg.min_window_points:
         start = max(0, n - cfg.short_points)
     w_prices = prices[start:]
     w_times = times[start:]
+    count, runs = _runs_near(w_prices, price, cfg.seen_tolerance)
+    if runs >= cfg.seen_runs or count >= cfg.seen_share * len(w_prices):
+        return None  # a level the page keeps returning to: another variant's price
     hl = cfg.half_life_s
     weights = [0.5 ** ((t - ti) / hl) for ti in w_times]
     baseline = weighted_median(w_prices, weights)
-    mad = weighted_median([abs(p - baseline) for p in w_prices], weights)
     reference = min(baseline, level)
     discount = 1 - price / reference
     if discount < cfg.min_discount or (reference - price) * usd < cfg.min_saving_usd:
         return None
-
-    count, runs = _runs_near(w_prices, price, cfg.seen_tolerance)
-    if runs >= cfg.seen_runs or count >= cfg.seen_share * len(w_prices):
-        return None  # a level the page keeps returning to: another variant's price
 
     last = prices[-1]
     recent = prices[-5:]
@@ -211,6 +212,7 @@ def assess(
         threshold += cfg.sale_day_margin
     if n < cfg.min_window_points:
         threshold += cfg.sale_day_margin  # little history: ask for more depth
+    mad = weighted_median([abs(p - baseline) for p in w_prices], weights)
     z = (baseline - price) / (1.4826 * mad + 1e-6 * baseline)
     scores["robust_z"] = round(min(z, 1e6), 2)
     if kind is not None:

@@ -187,8 +187,7 @@ def _peer_checked(listings: list[_Listing], observed: list[list[_Obs]]) -> None:
             if lrow[2] != "new_listing_error":
                 continue
             seen = any(
-                other != k and t - PEER_WINDOW_S <= pt < t
-                for pt, other in by_gtin.get(li.gtin, ())
+                other != k and t - PEER_WINDOW_S <= pt < t for pt, other in by_gtin.get(li.gtin, ())
             )
             if not seen:
                 rows[j] = (t, hrow, (lrow[0], lrow[1], UNVERIFIABLE, ""))
