@@ -22,7 +22,7 @@ from twisted.internet import defer, task, threads
 
 from crawler import metrics
 from pricehawk import db
-from pricehawk.detection.service import flag_observations
+from pricehawk.detection.service import config_for, flag_observations
 from pricehawk.prices.models import ScrapedProduct
 from pricehawk.prices.queries import store_batch
 from pricehawk.redis_conn import connect_redis, key
@@ -73,6 +73,8 @@ class StorePipeline:
         self.stored = 0
         self.anomalies = 0
         self.ticker: task.LoopingCall | None = None
+        # The detector compares prices across currencies with the deployment's own rates.
+        self.detector_config = config_for(settings.currency_rates)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -131,7 +133,7 @@ class StorePipeline:
             try:
                 with self.lock, db.transaction(self.pool) as conn:
                     stored = store_batch(conn, batch)
-                    anomaly_ids = flag_observations(conn, stored)
+                    anomaly_ids = flag_observations(conn, stored, config=self.detector_config)
                 break
             except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
                 metrics.DB_RETRIES.inc()

@@ -150,6 +150,7 @@ class PriceSpider(scrapy.Spider):
             selectors=self.selectors(r),
             locale=r.locale,
             currency=r.currency,
+            status=response.status,
         )
         health = result.health
         self.crawler.stats.inc_value(f"pricehawk/health/{health}")

@@ -6,123 +6,150 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg.rows import tuple_row
+
 from pricehawk.prices.models import ScrapedProduct, StoredObservation
 
-_UPSERT_PRODUCT = """
-INSERT INTO products (retailer_id, url, title, sku, gtin, mpn, brand, category, image_url,
-                      currency, last_price, last_list_price, availability, last_observed_at,
-                      last_fetch_at)
-SELECT r.id, %(url)s, %(title)s, %(sku)s, %(gtin)s, %(mpn)s, %(brand)s, %(category)s,
-       %(image)s, %(currency)s, %(price)s, %(list_price)s, %(availability)s, %(observed_at)s,
-       %(observed_at)s
-FROM retailers r WHERE r.slug = %(retailer)s
-ON CONFLICT (retailer_id, url) DO UPDATE SET
-    title = COALESCE(excluded.title, products.title),
-    sku = COALESCE(excluded.sku, products.sku),
-    gtin = COALESCE(excluded.gtin, products.gtin),
-    mpn = COALESCE(excluded.mpn, products.mpn),
-    brand = COALESCE(excluded.brand, products.brand),
-    category = COALESCE(excluded.category, products.category),
-    image_url = COALESCE(excluded.image_url, products.image_url),
-    currency = excluded.currency,
-    -- only a newer observation moves the last known price (batches can arrive late)
-    last_price = CASE WHEN products.last_observed_at IS NULL
-                        OR excluded.last_observed_at >= products.last_observed_at
-                      THEN excluded.last_price ELSE products.last_price END,
-    last_list_price = CASE WHEN products.last_observed_at IS NULL
-                        OR excluded.last_observed_at >= products.last_observed_at
-                      THEN excluded.last_list_price ELSE products.last_list_price END,
-    availability = CASE WHEN products.last_observed_at IS NULL
-                        OR excluded.last_observed_at >= products.last_observed_at
-                      THEN excluded.availability ELSE products.availability END,
-    last_observed_at = GREATEST(products.last_observed_at, excluded.last_observed_at),
-    last_fetch_at = GREATEST(products.last_fetch_at, excluded.last_fetch_at),
-    last_fetch_error = NULL
-RETURNING id, url
-"""
-
-_RECORD_FAILED_FETCH = """
-INSERT INTO products (retailer_id, url, last_fetch_at, last_fetch_error)
-SELECT r.id, %(url)s, %(observed_at)s, %(health)s FROM retailers r WHERE r.slug = %(retailer)s
-ON CONFLICT (retailer_id, url) DO UPDATE SET
-    last_fetch_at = excluded.last_fetch_at, last_fetch_error = excluded.last_fetch_error
-"""
-
-_INSERT_OBSERVATION = """
+# One statement, one round trip, for a whole batch: the products (one row per page, folded in
+# Python so no row is touched twice) are upserted from arrays, and the observations are appended
+# for the ids that upsert returned. A data-modifying CTE's rows are visible to the main INSERT
+# through RETURNING, and the foreign key is checked at the end of the statement.
+_STORE = """
+WITH batch AS (
+    SELECT * FROM unnest(
+        %(retailer)s::text[], %(url)s::text[], %(title)s::text[], %(sku)s::text[],
+        %(gtin)s::text[], %(mpn)s::text[], %(brand)s::text[], %(category)s::text[],
+        %(image)s::text[], %(currency)s::text[], %(price)s::numeric[],
+        %(list_price)s::numeric[], %(availability)s::text[], %(observed_at)s::timestamptz[],
+        %(fetch_at)s::timestamptz[], %(fetch_error)s::text[]
+    ) AS b(retailer, url, title, sku, gtin, mpn, brand, category, image, currency, price,
+           list_price, availability, observed_at, fetch_at, fetch_error)
+), upserted AS (
+    INSERT INTO products AS p (retailer_id, url, title, sku, gtin, mpn, brand, category,
+                               image_url, currency, last_price, last_list_price, availability,
+                               last_observed_at, last_fetch_at, last_fetch_error)
+    SELECT r.id, b.url, b.title, b.sku, b.gtin, b.mpn, b.brand, b.category, b.image,
+           b.currency, b.price, b.list_price, b.availability, b.observed_at, b.fetch_at,
+           b.fetch_error
+    FROM batch b JOIN retailers r ON r.slug = b.retailer
+    ON CONFLICT (retailer_id, url) DO UPDATE SET
+        title = COALESCE(excluded.title, p.title),
+        sku = COALESCE(excluded.sku, p.sku),
+        gtin = COALESCE(excluded.gtin, p.gtin),
+        mpn = COALESCE(excluded.mpn, p.mpn),
+        brand = COALESCE(excluded.brand, p.brand),
+        category = COALESCE(excluded.category, p.category),
+        image_url = COALESCE(excluded.image_url, p.image_url),
+        -- only a newer price moves the last known one (batches can arrive late); a failed
+        -- fetch has no price at all, so the last known good price stays
+        currency = CASE WHEN excluded.last_observed_at >= p.last_observed_at
+                          OR (p.last_observed_at IS NULL AND excluded.last_price IS NOT NULL)
+                        THEN excluded.currency ELSE p.currency END,
+        last_price = CASE WHEN excluded.last_observed_at >= p.last_observed_at
+                            OR (p.last_observed_at IS NULL AND excluded.last_price IS NOT NULL)
+                          THEN excluded.last_price ELSE p.last_price END,
+        last_list_price = CASE WHEN excluded.last_observed_at >= p.last_observed_at
+                                 OR (p.last_observed_at IS NULL
+                                     AND excluded.last_price IS NOT NULL)
+                               THEN excluded.last_list_price ELSE p.last_list_price END,
+        availability = CASE WHEN excluded.last_observed_at >= p.last_observed_at
+                              OR (p.last_observed_at IS NULL
+                                  AND excluded.last_price IS NOT NULL)
+                            THEN excluded.availability ELSE p.availability END,
+        last_observed_at = GREATEST(p.last_observed_at, excluded.last_observed_at),
+        -- the latest fetch says whether the page is failing now
+        last_fetch_error = CASE WHEN p.last_fetch_at IS NULL
+                                  OR excluded.last_fetch_at >= p.last_fetch_at
+                                THEN excluded.last_fetch_error ELSE p.last_fetch_error END,
+        last_fetch_at = GREATEST(p.last_fetch_at, excluded.last_fetch_at)
+    RETURNING p.id, p.retailer_id, p.url
+)
 INSERT INTO price_observations (product_id, observed_at, price, list_price, currency,
                                 availability, method, crawl_run_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+SELECT u.id, o.observed_at, o.price, o.list_price, o.currency, o.availability, o.method,
+       o.crawl_run_id
+FROM unnest(
+    %(o_retailer)s::text[], %(o_url)s::text[], %(o_observed_at)s::timestamptz[],
+    %(o_price)s::numeric[], %(o_list_price)s::numeric[], %(o_currency)s::text[],
+    %(o_availability)s::text[], %(o_method)s::text[], %(o_crawl_run_id)s::bigint[]
+) AS o(retailer, url, observed_at, price, list_price, currency, availability, method,
+       crawl_run_id)
+JOIN retailers r ON r.slug = o.retailer
+JOIN upserted u ON u.retailer_id = r.id AND u.url = o.url
 ON CONFLICT (product_id, observed_at) DO NOTHING
-RETURNING product_id, observed_at
+RETURNING product_id, observed_at, price, list_price, currency, availability
 """
 
+_PRODUCT_FIELDS = ("title", "sku", "gtin", "mpn", "brand", "category", "image")
 
-def _params(item: ScrapedProduct) -> dict[str, Any]:
-    return {
-        "retailer": item.retailer,
-        "url": item.url,
-        "title": item.title,
-        "sku": item.sku,
-        "gtin": item.gtin,
-        "mpn": item.mpn,
-        "brand": item.brand,
-        "category": item.category,
-        "image": item.image,
-        "currency": item.currency,
-        "price": item.price,
-        "list_price": item.list_price,
-        "availability": item.availability,
-        "observed_at": item.observed_at,
-        "health": item.health,
-    }
+
+def fold_products(items: Sequence[ScrapedProduct]) -> list[dict[str, Any]]:
+    """One row per (retailer, url) for the products upsert, as if the items were applied in
+    batch order: descriptive fields take the last value given, the price fields come from the
+    newest priced item, the fetch status from the newest item of all (a failed fetch carries
+    no price, so it never replaces the last known good one)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in items:
+        row = rows.get((item.retailer, item.url))
+        if row is None:
+            row = rows[(item.retailer, item.url)] = {
+                "retailer": item.retailer,
+                "url": item.url,
+                **dict.fromkeys(_PRODUCT_FIELDS),
+                "currency": None,
+                "price": None,
+                "list_price": None,
+                "availability": None,
+                "observed_at": None,
+                "fetch_at": None,
+                "fetch_error": None,
+            }
+        if row["fetch_at"] is None or item.observed_at >= row["fetch_at"]:
+            row["fetch_at"] = item.observed_at
+            row["fetch_error"] = None if item.has_price else item.health
+        if not item.has_price:
+            continue
+        for name in _PRODUCT_FIELDS:
+            value = getattr(item, name)
+            if value is not None:
+                row[name] = value
+        if row["observed_at"] is None or item.observed_at >= row["observed_at"]:
+            row["observed_at"] = item.observed_at
+            row["price"] = item.price
+            row["list_price"] = item.list_price
+            row["currency"] = item.currency
+            row["availability"] = item.availability
+    return list(rows.values())
+
+
+def _columns(rows: Sequence[Any], names: Sequence[str], prefix: str = "") -> dict[str, list[Any]]:
+    return {prefix + n: [r[n] if isinstance(r, dict) else getattr(r, n) for r in rows]
+            for n in names}  # fmt: skip
 
 
 def store_batch(conn: Any, items: Sequence[ScrapedProduct]) -> list[StoredObservation]:
-    """Upsert products and append observations in one transaction; return the new ones.
+    """Upsert products and append observations in one statement; return the new ones.
 
     Items without a price (block pages, CAPTCHAs...) only record the failed fetch: the
     product keeps its last known good price. Re-storing the same batch inserts nothing.
     """
+    if not items:
+        return []
+    products = fold_products(items)
     priced = [i for i in items if i.has_price]
-    failed = [i for i in items if not i.has_price]
-    stored: list[StoredObservation] = []
-    with conn.cursor() as cur:
-        if failed:
-            cur.executemany(_RECORD_FAILED_FETCH, [_params(i) for i in failed])
-        if not priced:
-            return stored
-        cur.executemany(_UPSERT_PRODUCT, [_params(i) for i in priced], returning=True)
-        ids: dict[str, int] = {}
-        while True:
-            row = cur.fetchone()
-            if row is not None:
-                ids[row["url"] if isinstance(row, dict) else row[1]] = (
-                    row["id"] if isinstance(row, dict) else row[0]
-                )
-            if not cur.nextset():
-                break
-        rows = [
-            (ids[i.url], i.observed_at, i.price, i.list_price, i.currency, i.availability,
-             i.method, i.crawl_run_id)
-            for i in priced
-            if i.url in ids
-        ]  # fmt: skip
-        cur.executemany(_INSERT_OBSERVATION, rows, returning=True)
-        new: set[tuple[int, datetime]] = set()
-        while True:
-            row = cur.fetchone()
-            if row is not None:
-                new.add(
-                    (row["product_id"], row["observed_at"])
-                    if isinstance(row, dict)
-                    else (row[0], row[1])
-                )
-            if not cur.nextset():
-                break
-    for pid, at, price, list_price, currency, availability, _m, _r in rows:
-        if (pid, at) in new:
-            stored.append(StoredObservation(pid, at, price, list_price, currency, availability))
-    return stored
+    params = _columns(products, ["retailer", "url", *_PRODUCT_FIELDS, "currency", "price",
+                                 "list_price", "availability", "observed_at", "fetch_at",
+                                 "fetch_error"])  # fmt: skip
+    params |= _columns(priced, ["retailer", "url", "observed_at", "price", "list_price",
+                                "currency", "availability", "method", "crawl_run_id"],
+                       prefix="o_")  # fmt: skip
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(_STORE, params)
+        new: dict[tuple[int, datetime], StoredObservation] = {}
+        for pid, at, price, list_price, currency, availability in cur.fetchall():
+            new[(pid, at)] = StoredObservation(pid, at, price, list_price, currency, availability)
+    # Oldest first (RETURNING has no order of its own).
+    return sorted(new.values(), key=lambda o: (o.observed_at, o.product_id))
 
 
 def price_history(conn: Any, product_id: int, before: datetime, limit: int = 200) -> list[Any]:
