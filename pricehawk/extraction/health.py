@@ -119,22 +119,18 @@ _SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "svg"})
 _LONG_PAGE = 3000  # characters of (roughly counted) text beyond which a page is "long"
 
 
+# Text nodes outside script/style/svg..., selected in C (a Python walk costs more than the parse).
+_VISIBLE_TEXT = lxml.etree.XPath(
+    "descendant-or-self::text()[not(ancestor::script or ancestor::style or ancestor::noscript"
+    " or ancestor::template or ancestor::svg)]",
+    smart_strings=False,
+)
+
+
 def _body_text(body: HtmlElement) -> str:
     """Visible text of the body: text and tails outside script/style/svg..., in order."""
-    parts: list[str] = []
-
-    def walk(el: HtmlElement) -> None:
-        if not isinstance(el.tag, str) or el.tag in _SKIP_TEXT:
-            return  # comments and scripts: no visible text (their tails are the parent's)
-        if el.text:
-            parts.append(el.text)
-        for child in el:
-            walk(child)
-            if child.tail:
-                parts.append(child.tail)
-
-    walk(body)
-    return " ".join(" ".join(parts).split())
+    parts = _VISIBLE_TEXT(body)
+    return " ".join(" ".join(p for p in parts if isinstance(p, str)).split())
 
 
 def _text_size(body: HtmlElement) -> int:
@@ -175,7 +171,14 @@ def page_signals(page: Page) -> PageSignals:
         markers.extend(f'<div id="{i}"></div>' for i in doc.xpath(_EMPTY_DIV_XPATH))
         counted: set[HtmlElement] = set()
         consent_chars = 0
-        for el in doc.xpath(_CONSENT_XPATH):
+        # The attribute scan below is costly; a page without these words has no consent wall.
+        low = text.lower()
+        consent_els = (
+            doc.xpath(_CONSENT_XPATH)
+            if any(w in low for w in ("cookie", "consent", "privacy", "gdpr", "privac", "datenschutz"))
+            else []
+        )
+        for el in consent_els:
             if not any(a in counted for a in el.iterancestors()):
                 counted.add(el)
                 consent_chars += len(" ".join(el.text_content().split()))

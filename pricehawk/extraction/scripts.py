@@ -144,6 +144,8 @@ def read_script_price(page: Page, heading: str | None) -> ScriptPrice | None:
                 values.append((_decode_at(text, m.end()), "state"))
             for m in _GA_EVENT.finditer(text):
                 values.append((_decode_at(text, m.end()), "analytics"))
+        if "__NUXT__" in text:
+            values.append((_nuxt_state(text), "state"))
         for value, how in values:
             if value is None:
                 continue
@@ -159,6 +161,37 @@ def read_script_price(page: Page, heading: str | None) -> ScriptPrice | None:
     if len(prices) != 1:
         return None  # nothing, or sources that disagree: not a price to trust
     return found[0]
+
+
+_NUXT = re.compile(
+    r"__NUXT__\s*=\s*\(function\(([\w$,\s]*)\)\s*\{\s*return\s*(\{.*\})\s*\}\s*\((.*)\)\s*\)\s*;?\s*$",
+    re.DOTALL,
+)
+_JS_KEY = re.compile(r"([{,])\s*([A-Za-z_$][\w$]*)\s*:")
+_JS_IDENT = re.compile(r"(?<=[:\[,])\s*([A-Za-z_$][\w$]*|void 0)\s*(?=[,}\]])")
+
+
+def _nuxt_state(text: str) -> Any:
+    """Nuxt 2's `window.__NUXT__=(function(a,b){return {...price:a...}}(129.9,"EUR"))`: the
+    object literal with its parameters put back, as JSON (None when it does not read)."""
+    m = _NUXT.search(text)
+    if m is None:
+        return None
+    names = [n.strip() for n in m.group(1).split(",") if n.strip()]
+    try:
+        args = json.loads("[" + m.group(3).replace("void 0", "null") + "]")
+    except ValueError:
+        return None
+    if not isinstance(args, list):
+        return None
+    env: dict[str, str] = {n: json.dumps(args[i] if i < len(args) else None) for i, n in enumerate(names)}
+    env.update({"true": "true", "false": "false", "null": "null", "void 0": "null"})
+    body = _JS_KEY.sub(lambda k: f'{k.group(1)}"{k.group(2)}":', m.group(2))
+    body = _JS_IDENT.sub(lambda k: env.get(k.group(1), "null"), body)
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _shopify_product(

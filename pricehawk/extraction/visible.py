@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+import lxml.etree
 from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Candidate
@@ -842,10 +843,29 @@ def _button_scan(root: HtmlElement, page: Page, currency: str | None, base: int)
     return out
 
 
+# Custom elements named for a price (Shopify themes' <sale-price>, <compare-at-price>).
+_CUSTOM_PRICE_TAGS = lxml.etree.XPath(
+    "descendant::*[contains(local-name(), '-price') or contains(local-name(), 'price-')]"
+)
+
+
 def price_elements(doc: HtmlElement) -> list[HtmlElement]:
     """Elements whose class/id/test hook names a price, and struck-through amounts, in order
     (`doc` may also be a subtree)."""
     body = doc.find("body") if doc.tag == "html" else doc
+    out = _price_elements(doc, body)
+    custom = _CUSTOM_PRICE_TAGS(body if body is not None else doc)
+    if custom and isinstance(custom, list):
+        # Rare: merge them in document order (a position map costs one pass).
+        seen = {id(e) for e in out}
+        extra = [e for e in custom if isinstance(e, HtmlElement) and id(e) not in seen]
+        if extra:
+            position = {e: i for i, e in enumerate((body if body is not None else doc).iter())}
+            out = sorted([*out, *extra], key=lambda e: position.get(e, 0))[:_MAX_CANDIDATES]
+    return out
+
+
+def _price_elements(doc: HtmlElement, body: HtmlElement | None) -> list[HtmlElement]:
     out: list[HtmlElement] = []
     for el in (body if body is not None else doc).iter(*_PRICE_TAGS):
         if len(out) >= _MAX_CANDIDATES:
