@@ -17,7 +17,16 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from portal import web
 
     web.init_app(app, settings)
-    from portal.blueprints import account, auth, billing, health, pages, webhooks
+    from portal.blueprints import (
+        account,
+        auth,
+        billing,
+        health,
+        notify_routes,
+        pages,
+        subscriber,
+        webhooks,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
@@ -25,7 +34,6 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(billing.bp)
-    # Other blueprints register below, one line each.
-    app.register_blueprint(__import__("portal.blueprints.notify_routes", fromlist=["bp"]).bp)
-    __import__("portal.blueprints.subscriber", fromlist=["register"]).register(app)
+    app.register_blueprint(notify_routes.bp)
+    subscriber.register(app)  # part 2: landing, pricing, dashboard, preferences, products, API
     return app

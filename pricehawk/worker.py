@@ -14,6 +14,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,10 @@ def heartbeat(pool: Any, name: str, info: dict[str, Any]) -> None:
         )
 
 
+def _no_beat() -> None:
+    pass
+
+
 def run_worker(
     pool: Any,
     url: str,
@@ -89,12 +94,16 @@ def run_worker(
     stop: threading.Event,
     *,
     idle_wake_s: float = 5.0,
+    on_beat: Callable[[], None] | None = None,
 ) -> None:
-    """Run until `stop` is set: LISTEN, and run every step on each wake-up."""
+    """Run until `stop` is set: LISTEN, and run every step on each wake-up.
+
+    `on_beat` is called on every pass of the loop (the metrics server's liveness check).
+    """
     name = f"{socket.gethostname()}:{threading.get_ident()}"
     dispatcher = Dispatcher(settings)
     try:
-        _loop(pool, url, settings, stop, dispatcher, name, idle_wake_s)
+        _loop(pool, url, settings, stop, dispatcher, name, idle_wake_s, on_beat or _no_beat)
     finally:
         dispatcher.close()
 
@@ -107,12 +116,14 @@ def _loop(
     dispatcher: Dispatcher,
     name: str,
     idle_wake_s: float,
+    on_beat: Callable[[], None],
 ) -> None:
     metrics_at = 0.0
     with psycopg.connect(url, autocommit=True) as listener:
         for channel in (ANOMALY_CHANNEL, GLITCH_CHANNEL, OUTBOX_CHANNEL):
             listener.execute(f"LISTEN {channel}")
         while not stop.is_set():
+            on_beat()
             try:
                 counts = run_once(pool, settings, dispatcher=dispatcher)
                 if time.monotonic() - metrics_at > METRICS_EVERY_S:

@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
         type=int,
         default=0,
         metavar="PORT",
-        help="serve Prometheus /metrics on this port (0: don't)",
+        help="serve /metrics, /healthz and /readyz on this port"
+        " (default: PRICEHAWK_METRICS_PORT; -1 there: don't)",
     )
     p.set_defaults(func=run)
 
@@ -40,14 +41,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.once:
             print(run_once(pool, settings))
             return 0
-        if args.metrics_port:
-            from prometheus_client import start_http_server
+        from pricehawk import metrics
+        from pricehawk.redis_conn import connect_redis
 
-            start_http_server(args.metrics_port)
+        # /healthz fails when the loop stops beating, so a wedged worker gets restarted.
+        live = metrics.Liveness(max_silence_s=max(120.0, 4 * args.idle_wake))
+        metrics.start_metrics_server(
+            settings,
+            "worker",
+            pool=pool,
+            redis=connect_redis(settings),
+            liveness=[live],
+            port=args.metrics_port or None,
+        )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        run_worker(pool, url, settings, stop, idle_wake_s=args.idle_wake)
+        run_worker(pool, url, settings, stop, idle_wake_s=args.idle_wake, on_beat=live.beat)
     finally:
         pool.close()
     return 0
