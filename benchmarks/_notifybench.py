@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pricehawk import db  # noqa: E402
-from pricehawk.settings import load_settings  # noqa: E402
-
-
-@contextmanager
-def bench_database(prefix: str) -> Iterator[str]:
-    """A migrated database of our own on BENCH_DATABASE_URL's server (else embedded)."""
-    server = os.environ.get("BENCH_DATABASE_URL")
-    if not server:
-        home = ROOT / ".pricehawk-bench"
-        home.mkdir(exist_ok=True)
-        server = str(db.embedded_server(load_settings({}, home=home)).get_uri())
-    name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = server.rsplit("/", 1)[0] + "/" + name
-    try:
-        db.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from _common import bench_database  # noqa: E402, F401 - re-exported for the benchmarks
 
 
 def seed_product(conn: Any, slug: str = "shop", category: str = "electronics") -> int:

@@ -19,14 +19,12 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _common import bench_database  # noqa: E402
 
 from pricehawk import api_tokens, db, plans  # noqa: E402
 from pricehawk.accounts.passwords import hash_password  # noqa: E402
@@ -36,26 +34,6 @@ PASSWORD = "bench password that is long enough"  # noqa: S105 - a throwaway data
 USERS = (2, 4, 8, 16)
 P99_MS = 200.0
 LOCUSTFILE = ROOT / "benchmarks" / "locustfile.py"
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A migrated database of our own on BENCH_DATABASE_URL's server (else embedded)."""
-    server = os.environ.get("BENCH_DATABASE_URL")
-    if not server:
-        home = ROOT / ".pricehawk-bench"
-        home.mkdir(exist_ok=True)
-        server = str(db.embedded_server(load_settings({}, home=home)).get_uri())
-    name = f"bench_portal_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = server.rsplit("/", 1)[0] + "/" + name
-    try:
-        db.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(url: str) -> tuple[str, str]:
@@ -173,7 +151,7 @@ def main() -> None:
     # still checked in Redis on every call, it just never trips.
     elite = plans.plan_for("elite")
     plans._BY_TIER["elite"] = dataclasses.replace(elite, api_requests_per_minute=10**9)
-    with bench_database() as url, tempfile.TemporaryDirectory() as home:
+    with bench_database("portal") as url, tempfile.TemporaryDirectory() as home:
         email, token = seed(url)
         port = free_port()
         settings = load_settings(
