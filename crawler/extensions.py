@@ -52,6 +52,9 @@ class RunTracker:
         self.evaluated: dict[str, tuple[int, int]] = {}
         self.factors: dict[str, float] = {}
         self.flagged: dict[str, bool] = {}
+        # Resident memory maxima (this worker, its browsers), for crawl_runs and the log.
+        self.memory_max = (0, 0)
+        self.sampled_at = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunTracker:
@@ -59,7 +62,19 @@ class RunTracker:
         crawler.signals.connect(ext.opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.idle, signal=signals.spider_idle)
         crawler.signals.connect(ext.closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.response_received, signal=signals.response_received)
         return ext
+
+    def sample_memory(self) -> None:
+        """Export this worker's and its browsers' RSS and keep the maxima."""
+        self.sampled_at = time.monotonic()
+        own, browsers = metrics.sample_memory()
+        self.memory_max = (max(self.memory_max[0], own), max(self.memory_max[1], browsers))
+
+    def response_received(self, response: Any, request: Any, spider: Any) -> None:
+        # Browsers live only while pages load; a beat-long sampling period can miss them all.
+        if request.meta.get("playwright") and time.monotonic() - self.sampled_at >= 0.5:
+            self.sample_memory()
 
     def opened(self, spider: Any) -> None:
         self.loop = task.LoopingCall(self.tick, spider)
@@ -79,7 +94,7 @@ class RunTracker:
                     self.wake()
                 if spider.inflight is not None:
                     metrics.IN_FLIGHT.set(len(spider.inflight))
-            metrics.sample_memory()
+            self.sample_memory()
             self.check_block_rate(spider)
         except Exception:  # a Redis hiccup must not kill the crawl; next tick retries
             log.warning("run tracker tick failed", exc_info=True)
@@ -159,6 +174,20 @@ class RunTracker:
     def write_runs(self, spider: Any, reason: str) -> None:
         """One crawl_runs row per retailer and cycle this worker touched."""
         status = "finished" if reason == "finished" else "failed"
+        worker_rss, browser_rss = self.memory_max
+        scrapy_stats = self.crawler.stats.get_stats()
+        # scrapy-playwright's own counters: pages and contexts opened vs closed, aborted loads
+        browser = {
+            name.removeprefix("playwright/"): value
+            for name, value in scrapy_stats.items()
+            if name.startswith("playwright/") and isinstance(value, int)
+        }
+        log.info(
+            "%s: memory max: worker %.0f MiB, browsers %.0f MiB",
+            self.worker,
+            worker_rss / 2**20,
+            browser_rss / 2**20,
+        )
         try:
             with db.connect(db.database_url(self.settings)) as conn:
                 for (slug, cycle), counter in spider.counters.items():
@@ -180,6 +209,8 @@ class RunTracker:
                             "started_at": spider.started_at.isoformat(),
                             "reason": reason,
                             "slowdown": self.factors.get(slug, 1.0),
+                            "memory_max_bytes": {"worker": worker_rss, "browser": browser_rss},
+                            **({"browser": browser} if browser else {}),
                         },
                     )
                     items = counter["items"]

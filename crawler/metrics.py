@@ -75,6 +75,18 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size: a browser's processes share pages, and summing their RSS would
+    count the shared ones once per process."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return _rss_bytes(pid)
+    return _rss_bytes(pid)
+
+
 def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -94,10 +106,10 @@ def _descendants(pid: int) -> list[int]:
 
 
 def sample_memory() -> tuple[int, int]:
-    """(this process's RSS, the summed RSS of its child processes, i.e. browsers) in bytes."""
+    """(this process's RSS, the summed PSS of its child processes, i.e. browsers) in bytes."""
     me = os.getpid()
     own = _rss_bytes(me)
-    browsers = sum(_rss_bytes(p) for p in _descendants(me))
+    browsers = sum(_pss_bytes(p) for p in _descendants(me))
     MEMORY.labels("worker").set(own)
     MEMORY.labels("browser").set(browsers)
     return own, browsers

@@ -189,12 +189,19 @@ def render_js_product(p: ShopProduct, price: Decimal) -> str:
         "var el=document.getElementById('price');el.textContent='$'+d.p;"
         "el.setAttribute('data-currency',d.c);el.className='price ready';}, 50);</script>"
     )
+    # An image, a web font and a video, as real product pages have: a crawler's browser
+    # should fetch none of them (the tests check the shop never saw these paths).
+    head = (
+        f"<style>@font-face{{font-family:'JS Sans';src:url('/{JS_RETAILER}/font/sans.woff2')}}"
+        "h1{font-family:'JS Sans',sans-serif}</style>"
+    )
     body = (
         f"<h1 class='title'>{html.escape(title)}</h1><p>SKU {p.sku}</p>"
         f"<div class='buy-box'><span id='price' class='price'></span></div>"
-        f"<img src='/{JS_RETAILER}/img/{p.sku}.jpg' alt=''>{script}"
+        f"<img src='/{JS_RETAILER}/img/{p.sku}.jpg' alt=''>"
+        f"<video src='/{JS_RETAILER}/media/{p.sku}.mp4' preload='auto' muted></video>{script}"
     )
-    return _page(title, "", body)
+    return _page(title, head, body)
 
 
 BLOCK_PAGES = {
