@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,15 +20,16 @@ from tests.console.conftest import APP, PASSWORD, DemoDb
 
 pytestmark = pytest.mark.slow
 
-TITLES = {
-    "overview": "Overview",
-    "retailers": "Retailers",
-    "queues": "Queues",
-    "anomalies": "Anomalies & glitches",
-    "notifications": "Notifications",
-    "subscribers": "Subscribers & revenue",
-    "airflow": "Airflow",
-    "audit": "Audit log",
+# Page title, and a text its script draws last (the page is complete once it shows).
+PAGES = {
+    "overview": ("Overview", "Workers"),
+    "retailers": ("Retailers", "Pause: the scheduler skips it"),
+    "queues": ("Queues", "Retry or cancel these"),
+    "anomalies": ("Anomalies & glitches", "Reject withdraws a live glitch"),
+    "notifications": ("Notifications", "Needing attention"),
+    "subscribers": ("Subscribers & revenue", "MRR counts active"),
+    "airflow": ("Airflow", "Airflow is not configured"),
+    "audit": ("Audit log", "cached up to"),
 }
 
 
@@ -73,10 +75,11 @@ def console_url(demo_db: DemoDb, tmp_path: Path) -> Iterator[str]:
     log.close()
 
 
-def _settled(page: object) -> None:
-    """Wait until Streamlit has finished running the script (its status widget is gone)."""
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30000)  # type: ignore[attr-defined]
-    page.wait_for_timeout(300)  # charts draw after the script ends  # type: ignore[attr-defined]
+def _settled(page: Any, marker: str) -> None:
+    """Wait until the page's script has drawn its last part and Streamlit is idle."""
+    page.get_by_text(marker).first.wait_for(timeout=30000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30000)
+    page.wait_for_timeout(300)  # charts draw after the script ends
 
 
 def test_screenshot_every_page(console_url: str, artifacts_dir: Path) -> None:
@@ -97,11 +100,11 @@ def test_screenshot_every_page(console_url: str, artifacts_dir: Path) -> None:
         page.screenshot(path=str(out / "sign_in.png"))
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Overview").wait_for(timeout=30000)
-        for slug, title in TITLES.items():
+        for slug, (title, marker) in PAGES.items():
             if slug != "overview":
                 page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
                 page.get_by_role("heading", name=title).wait_for(timeout=30000)
-            _settled(page)
+            _settled(page, marker)
             assert page.get_by_test_id("stException").count() == 0, f"{slug} raised"
             shot = out / f"{slug}.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -109,6 +112,6 @@ def test_screenshot_every_page(console_url: str, artifacts_dir: Path) -> None:
         # Signed-in content never shows a subscriber's full address.
         page.get_by_test_id("stSidebarNav").get_by_text("Notifications", exact=True).click()
         page.get_by_role("heading", name="Notifications").wait_for()
-        _settled(page)
+        _settled(page, "Needing attention")
         assert "@pricehawk.example" not in page.content()
         browser.close()
