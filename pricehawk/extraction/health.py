@@ -115,29 +115,23 @@ class PageSignals:
     text_len: int = -1  # -1: len(text)
 
 
-_SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "svg"})
 _LONG_PAGE = 3000  # characters of (roughly counted) text beyond which a page is "long"
 
 
-# Text nodes outside script/style/svg..., selected in C (a Python walk costs more than the parse).
-_VISIBLE_TEXT = lxml.etree.XPath(
-    "descendant-or-self::text()[not(ancestor::script or ancestor::style or ancestor::noscript"
-    " or ancestor::template or ancestor::svg)]",
-    smart_strings=False,
+_CHALLENGE_DIVS = lxml.etree.XPath(
+    "//div[contains(@id, 'captcha') or contains(@class, 'captcha') or contains(@id, 'challenge')"
+    " or contains(@class, 'challenge') or @data-sitekey]"
 )
 
 
-def _body_text(body: HtmlElement) -> str:
-    """Visible text of the body: text and tails outside script/style/svg..., in order."""
-    parts = _VISIBLE_TEXT(body)
-    return " ".join(" ".join(p for p in parts if isinstance(p, str)).split())
-
-
-def _text_size(body: HtmlElement) -> int:
-    """Rough size of the visible text, in C: all text minus script/style bodies."""
+def _visible_text(body: HtmlElement) -> str:
+    """Visible text of the body, whitespace-normalised: all text (serialised in C) with the
+    bodies of scripts and styles cut out (a Python walk costs more than parsing the page)."""
     whole = lxml.etree.tostring(body, method="text", encoding="unicode")
-    hidden = sum(len(el.text or "") for el in body.iter("script", "style", "template"))
-    return len(" ".join(whole.split())) - hidden
+    for el in body.iter("script", "style", "template"):
+        if el.text and el.text.strip():
+            whole = whole.replace(el.text, " ", 1)
+    return " ".join(whole.split())
 
 
 def page_signals(page: Page) -> PageSignals:
@@ -148,10 +142,10 @@ def page_signals(page: Page) -> PageSignals:
     body = doc.find("body")
     text = ""
     if body is not None:
-        # A long page is read only for its size; walking its text is for short pages.
-        size = _text_size(body)
-        text = _body_text(body) if size < _LONG_PAGE else ""
-        text_len = len(text) if size < _LONG_PAGE else size
+        visible = _visible_text(body)
+        size = len(visible)
+        text = visible if size < _LONG_PAGE else ""  # a long page counts only for its size
+        text_len = size
     else:
         text_len = 0
     markers: list[str] = []
@@ -159,10 +153,9 @@ def page_signals(page: Page) -> PageSignals:
     for el in doc.iter("script", "iframe", "form"):
         scripts += el.tag == "script"
         markers.extend(v for v in (el.get("src"), el.get("action"), el.get("id")) if v)
-    for el in doc.iter("div"):
-        hooks = (el.get("id") or "") + " " + (el.get("class") or "")
-        if "captcha" in hooks or "challenge" in hooks or el.get("data-sitekey"):
-            markers.append(hooks)
+    for el in _CHALLENGE_DIVS(doc):
+        if isinstance(el, HtmlElement):
+            markers.append((el.get("id") or "") + " " + (el.get("class") or ""))
     for el in doc.iter("noscript"):
         markers.append(el.text_content()[:300])
     consent_share = 0.0
