@@ -20,7 +20,7 @@ import numpy as np
 
 from pricehawk.detection.config import DetectorConfig
 from pricehawk.detection.models import Anomaly
-from pricehawk.detection.score import assess
+from pricehawk.detection.score import PEER_BONUS, assess
 from pricehawk.detection.signatures import pack_count
 from pricehawk.validation.rules import decide
 
@@ -192,6 +192,8 @@ def replay(rows: Rows, config: DetectorConfig) -> Iterator[Finding]:
             (k >= config.min_history)
             & (ps <= (1 - config.min_discount) * level)
             & (np.abs(p1 - ps) > config.seen_tolerance * ps)
+            & ((level - ps) * usd_of[by_listing] >= config.min_saving_usd)
+            & (ps > 0)
         )
     new_gtin = (k < config.min_history) & has_gtin[by_listing]
     candidate_sorted = drop | new_gtin
@@ -222,21 +224,28 @@ def replay(rows: Rows, config: DetectorConfig) -> Iterator[Finding]:
         if pc not in packs:
             packs[pc] = pack_count(rows.title[i])
         r = int(rank[i])
-        usd = float(usd_of[i])
-        peer_prices = [v / usd for v in peers.latest(i, PEER_MAX_AGE_S)] if has_gtin[i] else []
-        anomaly = assess(
-            times_s[s:j].tolist(),
-            ps[s:j].tolist(),
-            float(at[i]),
-            float(price[i]),
-            currency=rows.currency[i],
-            list_price=lists_all[i],
-            list_prices=lists_sorted[s:j] if has_list[j] else (),
-            pack=packs[pc],
-            sale_share=None if np.isnan(share[r]) else float(share[r]),
-            peers=peer_prices,
-            config=config,
-        )
+        args = {
+            "currency": rows.currency[i],
+            "list_price": lists_all[i],
+            "list_prices": lists_sorted[s:j] if has_list[j] else (),
+            "pack": packs[pc],
+            "sale_share": None if np.isnan(share[r]) else float(share[r]),
+            "config": config,
+        }
+        history = (times_s[s:j].tolist(), ps[s:j].tolist(), float(at[i]), float(price[i]))
+        anomaly = None
+        if j > start_of[j] and has_gtin[i]:
+            # other retailers' prices add at most PEER_BONUS to an anomaly's confidence: look
+            # them up only for an anomaly they could lift to a confirmation
+            anomaly = assess(*history, **args)
+            if anomaly is None or anomaly.confidence + PEER_BONUS < config.confirm_confidence:
+                continue
+        if has_gtin[i]:
+            usd = float(usd_of[i])
+            peer_prices = [v / usd for v in peers.latest(i, PEER_MAX_AGE_S)]
+            anomaly = assess(*history, peers=peer_prices, **args)
+        elif j > start_of[j]:
+            anomaly = assess(*history, **args)
         if anomaly is not None and decide(anomaly.glitch_type, anomaly.confidence, config):
             yield Finding(rows.pid[i], rows.at_text[i], float(at[i]), float(price[i]), anomaly)
 

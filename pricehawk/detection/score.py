@@ -43,6 +43,8 @@ GLITCH_TYPES = frozenset(
         "below_market",
     }
 )
+# The most other retailers' prices add to an anomaly's confidence (the backtest relies on it).
+PEER_BONUS = 0.05
 # Recorded for operators, never confirmed by the rules: a drop that looks like a sale.
 NON_GLITCH_TYPES = frozenset({"deep_discount"})
 
@@ -154,7 +156,6 @@ def assess(
     upper = currency.upper()
     minor = 1.0 if upper in cfg.zero_decimal else 0.01
     grid = cfg.price_grid.get(upper, 1.0)
-    whole = grid >= 10
     sale_day = sale_share is not None and sale_share >= cfg.sale_day_share
     reasons: list[str] = []
     scores: dict[str, float] = {"discount": round(discount, 4)}
@@ -169,7 +170,8 @@ def assess(
     else:
         if sig.installment(price, shown, cfg.installments, pack, minor):
             return None  # "or {price}/mo over {months} months" read as the price: scrape error
-        endings = sig.endings_of(recent)
+        # the shop's own cents endings: the typical prices', not a repricing bot's odd cent
+        endings = sig.endings_of([level, baseline, *(p for p in recent if recent.count(p) > 1)])
         divisor = sig.decimal_slip(price, refs, cfg.ratio_tolerance) or sig.loose_slip(
             price, min(recent), max(recent), 0.1, minor, endings
         )
@@ -246,7 +248,7 @@ def assess(
             confidence = min(confidence, 0.4)  # the market's price is no error worth a word
             reasons.append(f"other retailers sell it for {peer_mid:.2f} too")
         elif price <= cfg.peer_glitch_share * min(peers):
-            confidence += 0.05
+            confidence += PEER_BONUS
             reasons.append(f"far below other retailers ({min(peers):.2f}+)")
     confidence = round(max(0.0, min(1.0, confidence)), 3)
     if confidence < cfg.min_anomaly_confidence:

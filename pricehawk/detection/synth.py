@@ -399,11 +399,11 @@ def _observe(
                     shown = active[2]
                     label = active[1]
                     event_id = f"{li.pid}-{start}" if label != UNVERIFIABLE else ""
-        if not event_id and label != UNVERIFIABLE and rng.random() < 0.0015:
-            if shown * spec.usd_rate > 60:
-                months = rng.choice([n for n in INSTALLMENTS if n != li.pack])
-                shown = _minor_units(shown / months, cur)  # "or ¥6,242/mo", to the minor unit
-                label = "installment_scrape"
+        scrape = not event_id and label != UNVERIFIABLE and rng.random() < 0.0015
+        if scrape and shown * spec.usd_rate > 60:
+            months = rng.choice([n for n in INSTALLMENTS if n != li.pack])
+            shown = _minor_units(shown / months, cur)  # "or ¥6,242/mo", to the minor unit
+            label = "installment_scrape"
         shown_before.append(shown)
         list_price = ""
         if li.list_mode == "honest":
