@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -75,7 +76,13 @@ def main() -> None:
         d.addErrback(lambda f: print(f))
     shop.stop()
     ours_v, bare_v = max(results["ours"]), max(results["bare"])
+    ratios = [o / b for o, b in zip(results["ours"], results["bare"], strict=True)]
     print(f"catalogue: {products} products, {args.rounds} rounds (best of each)")
+    print(
+        f"single rounds: ours {min(results['ours']):.0f}..{max(results['ours']):.0f} pages/s,"
+        f" bare {min(results['bare']):.0f}..{max(results['bare']):.0f} pages/s, same-round"
+        f" ratio {min(ratios):.2f}..{max(ratios):.2f} (median {statistics.median(ratios):.2f})"
+    )
     print(
         f"full crawl throughput: {ours_v:.0f} pages/s "
         f"(baseline {bare_v:.0f} pages/s, ratio {ours_v / bare_v:.2f})"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,7 @@ def main() -> None:
     sitemap = httpx.get(f"{shop.url}/sitemap.xml").text
     urls = [u.split("</loc>")[0] for u in sitemap.split("<loc>")[1:]]
     best: dict[str, float] = {"list": 0.0, "redis": 0.0, "two": 0.0}
+    rounds: dict[str, list[float]] = {"list": [], "redis": [], "two": []}
     with bench_database() as url, tempfile.TemporaryDirectory() as home:
         settings = bench_settings(url, shop.url, Path(home))
         with db.connect(url) as conn:
@@ -115,6 +117,9 @@ def main() -> None:
             both = [result(p) for p in procs]
             span = max(b["end"] for b in both) - min(b["start"] for b in both)
             best["two"] = max(best["two"], sum(b["items"] for b in both) / span)
+            rounds["list"].append(local["items"] / local["elapsed"])
+            rounds["redis"].append(one["items"] / one["elapsed"])
+            rounds["two"].append(sum(b["items"] for b in both) / span)
             print(
                 f"round {i + 1}: list {local['items']} items"
                 f" {local['items'] / local['elapsed']:.0f}/s,"
@@ -126,6 +131,12 @@ def main() -> None:
             time.sleep(0.2)
         client.close()
     shop.stop()
+    ratios = [r / x for r, x in zip(rounds["redis"], rounds["list"], strict=True)]
+    spread = ", ".join(f"{k} {min(v):.0f}..{max(v):.0f}/s" for k, v in rounds.items())
+    print(
+        f"single rounds: {spread}; same-round ratio redis/list {min(ratios):.2f}..{max(ratios):.2f}"
+        f" (median {statistics.median(ratios):.2f})"
+    )
     print(f"two workers vs one: {best['two']:.0f} vs {best['redis']:.0f} pages/s "
           f"(x{best['two'] / best['redis']:.2f}; 2 shared cores)")  # fmt: skip
     print(

@@ -152,6 +152,11 @@ def scrapy_settings_for(
     # process that runs several crawls never carries one crawl's state into the next.
     s.set("PRICEHAWK_CRAWL_ID", uuid.uuid4().hex)
     s.set("USER_AGENT", settings.user_agent)
+    # Every request of a retailer goes through its own download slot (meta download_slot):
+    # its YAML `concurrency` bounds that slot in each worker.
+    from pricehawk.retailers import registry
+
+    s.set("DOWNLOAD_SLOTS", {r.slug: {"concurrency": r.concurrency} for r in registry(settings)})
     s.set("LOG_LEVEL", settings.log_level.upper())
     if distributed:
         s.set("PRICEHAWK_DISTRIBUTED", True)
