@@ -39,7 +39,7 @@ PUSH_CHUNK = 5000
 
 
 def queue_key(settings: Settings) -> str:
-    """The scheduler queue every worker pops from (pricehawk.scheduling pushes here too)."""
+    """The scheduler queue every worker pops from (queue_cycle and any other producer push)."""
     return key(settings, "crawl", "requests")
 
 
