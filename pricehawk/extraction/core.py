@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
+import lxml.etree
 from parsel import Selector
 
 from pricehawk.extraction.health import classify, health_for_status, page_signals
@@ -37,6 +38,9 @@ from pricehawk.extraction.structured import (
     rdfa_nodes,
 )
 from pricehawk.extraction.visible import VisibleReading, read_visible, selected_option_tokens
+
+# Compiled once: an XPath string is compiled again on every call.
+_HAS_ITEMSCOPE = lxml.etree.XPath('boolean(//*[@itemscope])')
 
 
 @dataclass
@@ -141,7 +145,7 @@ def _structured_products(page: Page, *, currency: str | None) -> list[Product]:
         )
 
     out = read(json_ld_nodes(page.doc), "json-ld")
-    if page.doc.xpath("boolean(//*[@itemscope])"):
+    if _HAS_ITEMSCOPE(page.doc):
         out += read(microdata_nodes(page.doc, page.base_url), "microdata")
     out += read(rdfa_nodes(page.doc, page.base_url), "rdfa")
     og = opengraph_node(meta_tags(page.doc))

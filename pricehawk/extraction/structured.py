@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from extruct.w3cmicrodata import LxmlMicrodataExtractor
+import lxml.etree
 from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Offer
@@ -91,6 +92,10 @@ def norm_key(key: str) -> str:
 
 
 _MAX_DEPTH = 40  # real product markup nests a few levels; hostile JSON nests thousands
+
+# Compiled once: an XPath string is compiled again on every call.
+_TYPED = lxml.etree.XPath('//*[@typeof]')
+_WITH_PROPERTY = lxml.etree.XPath('//*[@property]')
 
 
 def normalise(value: Any, depth: int = 0) -> Any:
@@ -267,7 +272,7 @@ def _rdfa_value(el: HtmlElement, base_url: str) -> str:
 
 def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:
     """schema.org RDFa Lite (`vocab`/`typeof`/`property`) as nodes; other vocabularies ignored."""
-    typed = doc.xpath("//*[@typeof]")
+    typed = _TYPED(doc)
     if not typed:
         return []
     nodes: dict[int, Node] = {}
@@ -275,7 +280,7 @@ def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:
     for el in typed:
         node: Node = {"@type": el.get("typeof", "").split()}
         nodes[id(el)] = node
-    for el in doc.xpath("//*[@property]"):
+    for el in _WITH_PROPERTY(doc):
         prop_attr = el.get("property", "")
         parent_node = None
         for anc in el.iterancestors():

@@ -44,6 +44,11 @@ _SKIP_TAGS = frozenset(
 )  # fmt: skip
 _STRUCK_TAGS = frozenset({"del", "s", "strike"})
 
+# Compiled once: an XPath string is compiled again on every call.
+_SELECTED_OPTIONS = lxml.etree.XPath('//select//option[@selected]')
+_CHECKED_INPUTS = lxml.etree.XPath("//input[(@type='radio' or @type='checkbox') and @checked]")
+_LABEL_FOR = lxml.etree.XPath('//label[@for=$i]')
+
 
 # Utility classes that strike a price through in CSS ("strike", "u__strike", "line-through").
 _STRUCK_CLASS = re.compile(
@@ -281,8 +286,12 @@ class Scored:
     struck: bool = False  # struck through on the page (a list price whatever its region says)
 
 
+_HOOK_ATTR_SET = frozenset(_HOOK_ATTRS)
+
+
 def _hooks(el: HtmlElement) -> str:
-    hooks = " ".join(el.get(a, "") for a in _HOOK_ATTRS if el.get(a))
+    attrs = el.attrib
+    hooks = " ".join(v for a, v in attrs.items() if v and a in _HOOK_ATTR_SET) if attrs else ""
     tag = el.tag
     if isinstance(tag, str) and "-" in tag:
         hooks = f"{hooks} {tag}"  # a custom element names itself: <cart-drawer>, <sale-price>
@@ -881,9 +890,9 @@ def _price_elements(doc: HtmlElement, body: HtmlElement | None) -> list[HtmlElem
         if "data-price" in attrs or "data-price-amount" in attrs:
             out.append(el)
             continue
-        for attr in _HOOK_ATTRS:
-            value = attrs.get(attr)
-            if value and _HOOK_WORD.search(value):
+        # Most elements carry one or two attributes: walk those, not the list of hook names.
+        for attr, value in attrs.items():
+            if attr in _HOOK_ATTR_SET and value and _HOOK_WORD.search(value):
                 out.append(el)
                 break
     return out
@@ -1135,13 +1144,13 @@ def selected_option_tokens(page: Page) -> set[str]:
     """Values and labels of the variant options the page shows as selected."""
     doc = page.doc
     tokens: set[str] = set()
-    for opt in doc.xpath("//select//option[@selected]"):
+    for opt in _SELECTED_OPTIONS(doc):
         tokens.update(_option_values(opt, opt.text_content()))
-    for inp in doc.xpath("//input[(@type='radio' or @type='checkbox') and @checked]"):
+    for inp in _CHECKED_INPUTS(doc):
         tokens.update(_option_values(inp, ""))
         inp_id = inp.get("id")
         if inp_id:
-            for label in doc.xpath("//label[@for=$i]", i=inp_id):
+            for label in _LABEL_FOR(doc, i=inp_id):
                 tokens.update(_option_values(label, label.text_content()))
     # Swatches and size buttons live in the buy box; scanning only it keeps this cheap.
     scope = buy_box(page)
