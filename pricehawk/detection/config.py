@@ -67,9 +67,12 @@ class DetectorConfig:
     # installment counts a scraper may read instead of the price ("$54.13/mo")
     installments: tuple[int, ...] = (3, 4, 6, 12, 18, 24, 36, 48, 60)
     # a figure that is n x the payment of a price we never saw counts when that price would be
-    # between these shares of the reference and of the recent high (sales reach 70% off)
+    # between these shares of the reference and of the window's high (sales reach 70% off;
+    # a sale ends back at the regular price)
     installment_low: float = 0.3
-    installment_high: float = 1.15
+    installment_high: float = 1.3
+    # an unseen intended price of a slip on a moving listing: within this of its recent range
+    loose_slip_tolerance: float = 0.1
     # ...and only for plans up to this many payments (1/48 of some price fits any deep figure)
     unseen_installment_max: int = 36
     # currencies priced in whole units (their minor unit is 1, not 0.01)

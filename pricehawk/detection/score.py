@@ -164,20 +164,30 @@ def assess(
     if divisor:
         kind = f"decimal_slip_{divisor}"
         reasons.append(f"the price is a recent price's digits with the point moved {divisor}x")
-    elif sig.unit_price(price, refs, pack, cfg.ratio_tolerance):
+    elif sig.unit_price(price, shown, pack, 0.0, minor) or (
+        grid < 10 and sig.unit_price(price, refs, pack, cfg.ratio_tolerance, minor)
+    ):
+        # to the minor unit of any shown price, or (where prices have cents) near a usual one
         kind = "unit_price"
         reasons.append(f"the price of one of the {pack} items the title announces")
     else:
         if sig.installment(price, shown, cfg.installments, pack, minor):
             return None  # "or {price}/mo over {months} months" read as the price: scrape error
         # the shop's own cents endings: the typical prices', not a repricing bot's odd cent
-        endings = sig.endings_of([level, baseline, *(p for p in recent if recent.count(p) > 1)])
-        divisor = sig.decimal_slip(price, refs, cfg.ratio_tolerance) or sig.loose_slip(
-            price, min(recent), max(recent), 0.1, minor, endings
-        )
-        if not divisor and not sig.typed_price(price, grid, upper in cfg.nine_endings):
+        typical = [level, baseline, *(p for p in recent if recent.count(p) > 1)]
+        endings = sig.endings_of(typical)
+        usual = [p for p in recent if p >= 0.5 * reference] or [reference]
+        divisor = sig.loose_slip(
+            price, min(usual), max(usual), cfg.loose_slip_tolerance, minor,
+            endings if len(endings) == 1 else None,
+        )  # fmt: skip
+        if not divisor:
             unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
-            plausible = (cfg.installment_low * reference, cfg.installment_high * max(recent))
+            if sig.typed_price(price, grid, upper in cfg.nine_endings):
+                # a whole-unit figure on the grid: a payment only of a price like the recent
+                plausible = (min(usual) * 0.98, max(recent) * 1.02)
+            else:
+                plausible = (cfg.installment_low * reference, cfg.installment_high * max(w_prices))
             if sig.installment(
                 price, (), unseen, pack, minor, plausible, whole=grid >= 10, endings=endings
             ):
@@ -222,7 +232,14 @@ def assess(
     else:
         # a page already showing a deep deal is measured from that deal: a further drop on
         # it (a marketplace seller undercutting a lightning deal) is no deeper than a sale
-        depth = 1 - price / min(reference, last)
+        # and a list price that moved with the price says the regular price moved too (a
+        # reprice or a new model): its usual ratio to the price gives the regular price now
+        regular = min(reference, last)
+        implied = _implied_regular(list_price, list_prices, prices)
+        if implied is not None and implied < regular:
+            regular = implied
+            reasons.append(f"the list price now implies a regular price of {implied:.2f}")
+        depth = 1 - price / regular
         kind = "extreme_discount" if depth >= threshold else "deep_discount"
         confidence = _confidence_from_depth(depth, threshold)
         reasons.append(f"{discount:.0%} below the usual {reference:.2f}")
@@ -262,6 +279,18 @@ def assess(
         scores=scores,
         reference=Decimal(str(round(reference, 4))),
     )
+
+
+def _implied_regular(
+    list_price: float | None, list_prices: Sequence[float | None], prices: Sequence[float]
+) -> float | None:
+    """The regular price the page's list price implies, from their usual ratio (3+ points)."""
+    if not list_price or not list_prices:
+        return None
+    ratios = [lp / p for lp, p in zip(list_prices, prices, strict=False) if lp and p > 0]
+    if len(ratios) < 3:
+        return None
+    return list_price / median(ratios)
 
 
 def _against_peers(

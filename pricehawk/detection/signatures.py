@@ -101,18 +101,21 @@ def _is_swap(a: str, b: str) -> bool:
     )
 
 
-def unit_price(price: float, refs: Iterable[float], pack: int | None, tol: float) -> bool:
+def unit_price(
+    price: float, refs: Iterable[float], pack: int | None, tol: float, minor: float = 0.01
+) -> bool:
     """The price is a reference divided by the pack size the title announces.
 
-    To the cent for small packs (half or a third of the price is also a plausible deal);
-    within `tol` from four items up, where no sale goes that deep anyway.
+    To the minor unit (rounded or cut) for any pack of 3+; within `tol` from four items up,
+    where no sale goes that deep anyway. Half a pack of 2 is also an ordinary 50%-off deal.
     """
     if not pack or pack < 3:
-        return False  # half a pack of 2 is also an ordinary 50%-off deal, to the cent
+        return False
     for ref in refs:
-        if abs(price - round(ref / pack, 2)) < 0.006 or (
-            pack >= 4 and _near(price * pack, ref, tol)
-        ):
+        share = ref / pack
+        if abs(price - share) <= minor * 0.505 or 0 <= share - price < minor * 0.999:
+            return True
+        if tol and pack >= 4 and _near(price * pack, ref, tol):
             return True
     return False
 
@@ -202,18 +205,24 @@ def endings_of(prices: Iterable[float]) -> frozenset[int]:
 
 
 def loose_slip(
-    price: float, low: float, high: float, tol: float, minor: float, endings: frozenset[int]
+    price: float,
+    low: float,
+    high: float,
+    tol: float,
+    minor: float,
+    endings: frozenset[int] | None,
 ) -> int | None:
     """10 or 100 when the price is the point-moved digits of an unseen price in [low, high].
 
     For listings whose price moves every crawl: the intended price is unknown, but it was
-    near the recent range and ended like the shop's prices (154.9x -> x.99 fits 15.49).
+    near the recent range and, when the shop keeps one cents ending (`endings`), ended so
+    (154.9x -> x.99 fits 15.49; 142.00 is no slip of a 1,420.99 page).
     """
     for divisor in (10, 100):
         lo, hi = price * divisor, (price + minor) * divisor - minor
         if hi < low * (1 - tol) or lo > high * (1 + tol):
             continue
-        if minor >= 1 or _shelf_between(lo, hi, False, endings):
+        if minor >= 1 or endings is None or _shelf_between(lo, hi, False, endings):
             return divisor
     return None
 

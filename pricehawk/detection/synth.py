@@ -487,7 +487,7 @@ def _glitch_price(
                 return value
         return None
     if kind == "unit_price":
-        return round(intended / li.pack, 2) if li.pack and li.pack >= 3 else None
+        return _minor_units(intended / li.pack, cur) if li.pack and li.pack >= 3 else None
     if kind == "wrong_currency":
         if cur not in ("JPY", "MXN", "CLP"):
             return None
