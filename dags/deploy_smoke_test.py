@@ -1,9 +1,11 @@
 """Deploy smoke test: triggered by hand or by a deploy, with the deployed portal's URL.
 
-Runs exactly what `pricehawk smoke URL` runs — health endpoints, a database query, sign-up
-and login, creating a Checkout session, a job through the worker — and fails loudly naming
-the step that broke. The smoke account it creates is marked deleted afterwards (and removed
-by `maintenance_weekly`); re-running it creates another, which is harmless.
+Runs exactly what `pricehawk smoke URL` runs — /healthz and /readyz, a database query, sign-up
+and sign-in through the portal's forms, creating a Checkout session, a tracked-price alert a
+running `pricehawk worker` must evaluate, and the account deleting itself — and fails loudly
+naming the step that broke. The smoke account (`smoke+<random>@pricehawk.invalid`) and its
+probe are removed at the end whatever failed, and no subscriber is told anything (the portal's
+own sign-up and deletion emails go to that undeliverable address), so re-running is harmless.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ Steps, in order (each later step needs the earlier ones):
 
 Safe against production: the account is smoke+<random>@pricehawk.invalid (RFC 2606; never
 deliverable), the probe's retailer is paused and both it and the account are removed at the
-end, whatever failed. Subscribers see nothing: no glitch, no outbox row, no public post.
+end, whatever failed. Subscribers see nothing: no glitch, no outbox row, no public post. The
+portal itself still sends its sign-up and deletion emails to the .invalid address (through
+SendGrid when configured), where they bounce.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import redis
 from pricehawk import db
 from pricehawk.ops import backup
 from pricehawk.settings import Settings
-from tests.dags.conftest import ServedPortal, failed_tasks, pricehawk_env, run_dag
+from tests.dags.conftest import ROOT, ServedPortal, failed_tasks, pricehawk_env, run_dag
 
 
 def _setenv(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -159,6 +159,38 @@ def test_crawl_queues_due_retailers_for_the_workers_and_feeds_the_breaker(
         ).fetchone()
     assert (hooli["circuit_state"], hooli["failed_runs"]) == ("open", 3)
     client.close()
+
+
+def test_crawl_without_workers_runs_the_cycle_in_a_subprocess_once(
+    dagbag: Any, task_env: Settings, demo_shop: Any, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    folder = tmp_path / "retailers"
+    folder.mkdir()
+    (folder / "acme.yaml").write_text((ROOT / "crawler" / "retailers" / "acme.yaml").read_text())
+    settings = dataclasses.replace(
+        task_env, crawl_mode="in_process", retailers_dir=str(folder), demo_shop_url=demo_shop.url
+    )
+    _setenv(monkeypatch, settings)
+
+    run = run_dag(dagbag, "crawl_retailers")
+    assert run.state == "success", failed_tasks(run)
+    with db.connect(settings.database_url) as conn:
+        products = conn.execute("SELECT count(*) AS n FROM products").fetchone()["n"]
+        runs = conn.execute("SELECT cycle_key, status, items FROM crawl_runs").fetchall()
+        acme = conn.execute(
+            "SELECT circuit_state, last_crawl_at, last_success_at FROM retailers"
+        ).fetchone()
+    assert products > 0
+    assert {r["cycle_key"] for r in runs} == {runs[0]["cycle_key"]}
+    assert runs[0]["cycle_key"].startswith("acme-") and sum(r["items"] for r in runs) > 0
+    # `pricehawk crawl` fed the breaker: a good cycle keeps it closed.
+    assert acme["circuit_state"] == "closed" and acme["last_success_at"] is not None
+
+    # Re-running finds acme's cycle started: no second crawl.
+    assert run_dag(dagbag, "crawl_retailers").state == "success"
+    with db.connect(settings.database_url) as conn:
+        assert conn.execute("SELECT count(*) AS n FROM crawl_runs").fetchone()["n"] == len(runs)
 
 
 # --- validate ------------------------------------------------------------------------------
