@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from pricehawk.console import queries
 from pricehawk.console.metrics import ACTIONS
@@ -123,27 +126,26 @@ def crawl_now(
                 action,
                 ActionResult(True, f"{slug} is due: the crawl DAG's next run crawls it."),
             )
-    from pricehawk.scheduling import queue_cycle
+    from pricehawk.crawl import cycle_key_for, queue_cycle
+    from pricehawk.retailers import registry
 
+    now = datetime.now(UTC)
+    # A key of its own (a one-second interval), so that this interval's de-duplication set
+    # does not swallow URLs an earlier cycle already queued.
+    ckey = cycle_key_for(slug, now, 1)
     try:
-        queued = queue_cycle(pool, settings, slug, force=True)
-    except (KeyError, OSError) as exc:  # not in the registry; Redis unreachable
+        if not any(r.slug == slug for r in registry(settings)):
+            raise KeyError(f"{slug} is not in the retailer registry")
+        queued = queue_cycle(settings, slug, ckey, now=now)
+    except (KeyError, OSError, RedisError) as exc:  # not configured; Redis unreachable
         with transaction(pool) as conn:
             audit(conn, operator.actor, action + ".failed", target, before, {"error": str(exc)})
         return _done(action, ActionResult(False, f"Could not queue {slug}: {exc}"))
-    after: dict[str, Any] = {
-        "mode": "distributed",
-        "cycle_key": queued.cycle_key,
-        "start_urls": queued.start_urls,
-        "tracked_urls": queued.tracked_urls,
-        "note": note or queued.reason,
-    }
+    after: dict[str, Any] = {"mode": "distributed", "cycle_key": ckey, "queued": queued,
+                             "note": note}  # fmt: skip
     with transaction(pool) as conn:
         audit(conn, operator.actor, action, target, before, after)
-    if queued.cycle_key is None:
-        return _done(action, ActionResult(False, f"{slug} not queued: {queued.reason}."))
-    n = queued.start_urls + queued.tracked_urls
-    return _done(action, ActionResult(True, f"{slug}: queued {n} URLs ({queued.cycle_key})."))
+    return _done(action, ActionResult(True, f"{slug}: queued {queued} URLs ({ckey})."))
 
 
 # --- anomalies ------------------------------------------------------------------------------

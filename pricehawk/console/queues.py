@@ -1,7 +1,8 @@
 """Redis queue depths: every key under the PriceHawk prefix, grouped by spider and kind.
 
 scrapy-redis names its keys `<spider>:requests` (the scheduler queue), `<spider>:start_urls`,
-`<spider>:dupefilter` and `<spider>:items`; our crawl scheduler pushes to `crawl:requests`.
+`<spider>:dupefilter` and `<spider>:items`; our distributed crawl (pricehawk.crawl.queue) uses
+`crawl:requests`, `crawl:seen:<cycle>` and `crawl:inflight:<worker>`.
 Any other key is listed by its type and size, so new queues show up without a change here.
 """
 
@@ -14,7 +15,7 @@ from pricehawk.console.metrics import timed_query
 
 # A runaway dupefilter per cycle could mean thousands of keys; the page needs the big ones.
 MAX_KEYS = 5000
-KINDS = ("requests", "start_urls", "dupefilter", "items")
+KINDS = ("requests", "start_urls", "dupefilter", "items", "seen", "inflight")
 _SIZE = {"list": "llen", "zset": "zcard", "set": "scard", "hash": "hlen", "stream": "xlen"}
 
 

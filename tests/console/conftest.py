@@ -3,6 +3,7 @@ and the environment the Streamlit app reads its settings from."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,11 +66,11 @@ def demo_db(
     if keys:
         client.delete(*keys)
     client.close()
-    # The console's cached pool (st.cache_resource) holds connections to this database.
-    from ops_console import data
-
-    data._pool(url).close()
-    st.cache_resource.clear()
+    # The console's cached pool (st.cache_resource) holds connections to this database
+    # when AppTest ran pages in this process.
+    if "ops_console.data" in sys.modules:
+        sys.modules["ops_console.data"]._pool(url).close()
+        st.cache_resource.clear()
     drop_database(pg_server_url, name)
 
 

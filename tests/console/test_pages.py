@@ -153,7 +153,7 @@ def test_crawl_now_in_distributed_mode_queues_urls_the_queues_page_shows(
     at.button(key="crawl_now").click().run()
     assert at.success and "queued" in at.success[0].value, [e.value for e in at.error]
     row = last_audit(console_env.url, "retailer.crawl_now")
-    assert row["after"]["mode"] == "distributed" and row["after"]["start_urls"] >= 1
+    assert row["after"]["mode"] == "distributed" and row["after"]["queued"] >= 1
     client = redis_lib.Redis.from_url(console_env.env["REDIS_URL"], decode_responses=True)
     key = console_env.env["PRICEHAWK_REDIS_PREFIX"] + "crawl:requests"
     queued = client.llen(key)

@@ -182,6 +182,8 @@ def test_outbox_actions_by_status(status: str, allowed: list[str]) -> None:
         ("catalog:start_urls", "catalog", "start_urls"),
         ("catalog:dupefilter:acme:20261123T120000", "catalog", "dupefilter"),
         ("crawl:requests", "crawl", "requests"),
+        ("crawl:seen:acme-20261123T120000", "crawl", "seen"),
+        ("crawl:inflight:host-12-ab12cd", "crawl", "inflight"),
         ("catalog:items", "catalog", "items"),
         ("ratelimit:email", "ratelimit", "other"),
         ("solo", "solo", "other"),
