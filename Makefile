@@ -20,8 +20,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pricehawk demo
 
+# Bytecode caching on (some machines turn it off globally): the suite starts many Python
+# processes (crawls, workers, Airflow), and recompiling every import each time doubles it.
 test: $(STAMP)
-	$(BIN)/pytest
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
