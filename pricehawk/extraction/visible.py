@@ -23,7 +23,7 @@ from pricehawk.extraction.prices import decimal_separator_for, is_price_range, p
 
 _PRICE_WORDS = (
     "price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris", "prc",
-    "money", "amount", "cost",
+    "money", "amount", "cost", "uvp", "rrp", "msrp",
 )  # fmt: skip
 _HOOK_ATTRS = (
     "class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation",
@@ -91,6 +91,9 @@ _BADGE = re.compile(
     r"sav(?:e|ing)|discount|percent|per-?unit|unit-?price|install?ment|financ|badge",
     re.IGNORECASE,
 )
+_CAMEL_PART = re.compile(
+    r"[a-z](?:Integer|Fraction|Decimal|Cents?|Symbol|Currency|CurrencyCode|Whole)(?![a-z])"
+)
 _SYMBOL_AFTER_UNITS = re.compile(r"\d\s*([€$£]|kr|zł|Kč|Ft|Lei)\s*$")
 
 # Parts of a price that its container reads as a whole ("a-price-whole", "price__currency").
@@ -105,7 +108,7 @@ _CURRENT = re.compile(
     re.IGNORECASE,
 )
 _LIST = re.compile(
-    r"(?<![a-z])(?:was|old|list)(?![a-z])|oldprice|wasprice|listprice|list-?price|regular|"
+    r"(?<![a-z])(?:was|old|(?<!with-)list)(?![a-z])|oldprice|wasprice|(?<!with-)listprice|(?<!with-)list-?price|regular|"
     r"compare|strike|original|origin|(?<![a-z])org(?![a-z])|rrp|msrp|mrp|before|crossed|retail|"
     r"previous|uvp|reference|secondary|"
     r"(?<![a-z])normal|standard|initial|non-?sale|crossout",
@@ -118,7 +121,7 @@ _CURRENT_STRONG = re.compile(
     re.IGNORECASE,
 )
 _NOT_PRICE_ATTR = re.compile(
-    r"sav(?:e|ing)|discount|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
+    r"sav(?:e|ing)|discount(?!ed)|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
     r"price-?per(?!-?sellable)|monthly|month|install?ment|(?:^|[-_ ])emi(?:$|[-_ ])|financ|"
     r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
     r"freight|(?:^|[-_ ])tax(?!-?in(?:cl?)?(?:$|[-_ ]))(?:$|[-_ ]|es)|points|reward|sub-?total|(?:cart|order|grand|basket)-?total|"
@@ -141,6 +144,8 @@ _NOT_PRICE_TEXT = re.compile(
     r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b|"
     r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d|\bexcl\b|\bexkl\b|"
     r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bhors taxes?\b|\bsin iva\b|\bohne mwst\b|"
+    r"\bz dostawą\b|\bwith delivery\b|\bincl(?:uding|\.)? (?:delivery|shipping)\b|"
+    r"\binkl\.? versand\b|\bavec livraison\b|\bcon env[ií]o\b|"
     r"税抜|税別|本体価格|不含税",
     re.IGNORECASE,
 )
@@ -370,7 +375,7 @@ def _label_text(el: HtmlElement) -> str:
         prev = prev.getprevious()
     if prev is not None:
         prev_text = " ".join(prev.text_content().split())
-        if len(prev_text) <= 30 and not re.search(r"\d", prev_text):
+        if len(prev_text) <= 30 and not re.search(r"\d", prev_text) and not _trailing_sr_label(prev):
             bits.append(prev_text)  # a label element: <span>Was</span><s>$10</s>
         if prev.tail:
             bits.append(prev.tail[-40:])
@@ -419,6 +424,15 @@ def _after_text(el: HtmlElement) -> list[str]:
             return []
         node = node.getparent()
     return []
+
+
+def _trailing_sr_label(label: HtmlElement) -> bool:
+    """A screen-reader label that follows a price describes that price ("<del>$229.95</del>
+    <span class=screen-reader-text>Previous price:</span><ins>$189.95</ins>")."""
+    if not _SR_ONLY.search(label.get("class") or "~"):
+        return False
+    before = label.getprevious()
+    return before is not None and bool(_DIGIT.search(before.text_content() or ""))
 
 
 @dataclass(frozen=True)
@@ -553,7 +567,7 @@ def _main_heading(doc: HtmlElement) -> HtmlElement | None:
     if len(outside) == 1:
         return outside[0]
     if not h1s:
-        for h in doc.iter("h2"):
+        for h in doc.iter("h2", "h3"):
             if _TITLE_HOOK.search(_hooks(h) or "~") and not any(
                 _NOT_TITLE_REGION.search(_hooks(a) or "~") for a in h.iterancestors()
             ):
@@ -807,7 +821,7 @@ def _is_part(el: HtmlElement, hooks: str) -> bool:
     """A piece of a price ("a-price-whole", "price__currency"), not a whole price: a part-word
     hook and a text that is not a price on its own (ML's "andes-money-amount--cents-superscript"
     names a style of the whole amount)."""
-    if not _PART.search(hooks):
+    if not (_PART.search(hooks) or _CAMEL_PART.search(hooks)):
         return False
     text = el.text_content().strip()
     first = _DIGIT.search(text)
@@ -940,6 +954,12 @@ def _text_scan(
         if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS or el.tag == "h1":
             continue
         own_text = (el.text or "").strip()
+        if len(el) and not (_CURRENCY_IN_TEXT.search(own_text) and _DIGIT.search(own_text)):
+            # "<strong><span>29,900</span>원</strong>", "899,<span>00</span> zł": a short
+            # element whose whole text is one price (one amount, not "32 GB + $250.00").
+            whole = el.text_content()
+            if len(whole) <= 25 and len(_AMOUNT.findall(whole)) == 1:
+                own_text = price_text(el, decimal_separator_for(page.locale))
         if not own_text or len(own_text) > 30 or not _CURRENCY_IN_TEXT.search(own_text):
             continue
         if _SR_ONLY.search(el.get("class") or "~"):
@@ -976,9 +996,18 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
     `buy_box_only` scans just the buy box: enough to check a structured price (only a buy-box
     reading may overrule it) and much cheaper on real pages, which are mostly not the buy box.
     """
-    scored = _drop_member_prices(_candidates(page, currency, buy_box_only))
+    everything = _candidates(page, currency, buy_box_only)
+    scored = _drop_member_prices(everything)
     if scored is None:
-        return VisibleReading(availability=_visible_availability(page))
+        # Only a member price and a higher one: which does the public pay? Not guessed.
+        seen: dict[Decimal, Scored] = {}
+        for s in sorted(everything, key=lambda s: -s.score):
+            if s.in_buy_box and (s.member or s.is_list):
+                seen.setdefault(s.price, s)
+        cands = tuple(
+            Candidate(s.price, s.currency or currency, "visible", s.text) for s in seen.values()
+        )
+        return VisibleReading(candidates=cands, availability=_visible_availability(page))
     if not any(not s.is_list and s.score >= 1.5 for s in scored):
         # Nothing reads as the current price: a lone "regular" price is the price.
         soft = [s for s in scored if s.soft_list]
