@@ -40,7 +40,7 @@ from pricehawk.extraction.structured import (
 from pricehawk.extraction.visible import VisibleReading, read_visible, selected_option_tokens
 
 # Compiled once: an XPath string is compiled again on every call.
-_HAS_ITEMSCOPE = lxml.etree.XPath('boolean(//*[@itemscope])')
+_HAS_ITEMSCOPE = lxml.etree.XPath("boolean(//*[@itemscope])")
 
 
 @dataclass

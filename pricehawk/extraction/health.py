@@ -153,7 +153,8 @@ def page_signals(page: Page) -> PageSignals:
     for el in doc.iter("script", "iframe", "form"):
         scripts += el.tag == "script"
         markers.extend(v for v in (el.get("src"), el.get("action"), el.get("id")) if v)
-    for el in _CHALLENGE_DIVS(doc):
+    found = _CHALLENGE_DIVS(doc)
+    for el in found if isinstance(found, list) else []:
         if isinstance(el, HtmlElement):
             markers.append((el.get("id") or "") + " " + (el.get("class") or ""))
     for el in doc.iter("noscript"):
@@ -168,7 +169,9 @@ def page_signals(page: Page) -> PageSignals:
         low = text.lower()
         consent_els = (
             doc.xpath(_CONSENT_XPATH)
-            if any(w in low for w in ("cookie", "consent", "privacy", "gdpr", "privac", "datenschutz"))
+            if any(
+                w in low for w in ("cookie", "consent", "privacy", "gdpr", "privac", "datenschutz")
+            )
             else []
         )
         for el in consent_els:

@@ -30,8 +30,12 @@ _STATE_ASSIGN = re.compile(
     r"__PRODUCT__|__product__|__INITIAL_PROPS__|__REDUX_STATE__|ShopifyAnalytics\.meta|"
     r"(?<![\w.])meta|productData|product_data)\s*=\s*(?=\{)"
 )
-_GA_EVENT = re.compile(r"""(?:gtag\(\s*["']event["']\s*,\s*["']view_item["']\s*,\s*|dataLayer\.push\(\s*)(?=\{)""")
-_SHOPIFY_CURRENCY = re.compile(r"""Shopify\.currency\s*=\s*\{[^}]*["']active["']\s*:\s*["']([A-Z]{3})""")
+_GA_EVENT = re.compile(
+    r"""(?:gtag\(\s*["']event["']\s*,\s*["']view_item["']\s*,\s*|dataLayer\.push\(\s*)(?=\{)"""
+)
+_SHOPIFY_CURRENCY = re.compile(
+    r"""Shopify\.currency\s*=\s*\{[^}]*["']active["']\s*:\s*["']([A-Z]{3})"""
+)
 _NAME_KEYS = ("name", "title", "item_name", "productName", "product_name", "displayName")
 _PRICE_KEYS = (
     "price", "salePrice", "sale_price", "currentPrice", "current_price", "finalPrice",
@@ -117,7 +121,12 @@ def _currency_of(obj: dict[str, Any], page: Page) -> str | None:
 def _scripts(doc: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
     for script in doc.iter("script"):
         kind = (script.get("type") or "").lower()
-        if kind and kind not in ("application/json", "text/javascript", "module", "application/javascript"):
+        if kind and kind not in (
+            "application/json",
+            "text/javascript",
+            "module",
+            "application/javascript",
+        ):
             continue
         text = script.text or ""
         # Only a script that names a price can hold one (most are trackers and app config).
@@ -129,7 +138,11 @@ def read_script_price(page: Page, heading: str | None) -> ScriptPrice | None:
     """The page product's price from script data, or None when nothing proves one."""
     shopify_currency: str | None = None
     for script in page.doc.iter("script"):
-        m = _SHOPIFY_CURRENCY.search(script.text or "") if "Shopify" in (script.text or "") else None
+        m = (
+            _SHOPIFY_CURRENCY.search(script.text or "")
+            if "Shopify" in (script.text or "")
+            else None
+        )
         if m:
             shopify_currency = m.group(1)
             break
@@ -184,7 +197,9 @@ def _nuxt_state(text: str) -> Any:
         return None
     if not isinstance(args, list):
         return None
-    env: dict[str, str] = {n: json.dumps(args[i] if i < len(args) else None) for i, n in enumerate(names)}
+    env: dict[str, str] = {
+        n: json.dumps(args[i] if i < len(args) else None) for i, n in enumerate(names)
+    }
     env.update({"true": "true", "false": "false", "null": "null", "void 0": "null"})
     body = _JS_KEY.sub(lambda k: f'{k.group(1)}"{k.group(2)}":', m.group(2))
     body = _JS_IDENT.sub(lambda k: env.get(k.group(1), "null"), body)
@@ -200,8 +215,9 @@ def _shopify_product(
     """Shopify's product JSON / analytics meta: variants with integer prices in cents."""
     if not isinstance(value, dict):
         return None
-    product = value.get("product") if isinstance(value.get("product"), dict) else value
-    variants = product.get("variants") if isinstance(product, dict) else None
+    inner = value.get("product")
+    product: dict[str, Any] = inner if isinstance(inner, dict) else value
+    variants = product.get("variants")
     if not isinstance(variants, list) or not variants:
         return None
     shopify = (
@@ -214,7 +230,9 @@ def _shopify_product(
     if not shopify:
         return None
     priced = [
-        v for v in variants if isinstance(v, dict) and isinstance(v.get("price"), int) and v["price"] > 0
+        v
+        for v in variants
+        if isinstance(v, dict) and isinstance(v.get("price"), int) and v["price"] > 0
     ]
     if not priced:
         return None
@@ -279,7 +297,9 @@ def _woo_variation(page: Page) -> ScriptPrice | None:
     selected: dict[str, str] = {}
     for select in form.iter("select"):
         name = select.get("data-attribute_name") or select.get("name") or ""
-        chosen = [o.get("value") or "" for o in select.iter("option") if o.get("selected") is not None]
+        chosen = [
+            o.get("value") or "" for o in select.iter("option") if o.get("selected") is not None
+        ]
         if chosen and chosen[0]:
             selected[name] = chosen[0]
     if not selected:

@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin
 
-from extruct.w3cmicrodata import LxmlMicrodataExtractor
 import lxml.etree
+from extruct.w3cmicrodata import LxmlMicrodataExtractor
 from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Offer
@@ -93,9 +93,15 @@ def norm_key(key: str) -> str:
 
 _MAX_DEPTH = 40  # real product markup nests a few levels; hostile JSON nests thousands
 
+
+def _elements(xpath: lxml.etree.XPath, node: HtmlElement) -> list[HtmlElement]:
+    found = xpath(node)
+    return [e for e in found if isinstance(e, HtmlElement)] if isinstance(found, list) else []
+
+
 # Compiled once: an XPath string is compiled again on every call.
-_TYPED = lxml.etree.XPath('//*[@typeof]')
-_WITH_PROPERTY = lxml.etree.XPath('//*[@property]')
+_TYPED = lxml.etree.XPath("//*[@typeof]")
+_WITH_PROPERTY = lxml.etree.XPath("//*[@property]")
 
 
 def normalise(value: Any, depth: int = 0) -> Any:
@@ -272,7 +278,7 @@ def _rdfa_value(el: HtmlElement, base_url: str) -> str:
 
 def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:
     """schema.org RDFa Lite (`vocab`/`typeof`/`property`) as nodes; other vocabularies ignored."""
-    typed = _TYPED(doc)
+    typed = _elements(_TYPED, doc)
     if not typed:
         return []
     nodes: dict[int, Node] = {}
@@ -280,7 +286,7 @@ def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:
     for el in typed:
         node: Node = {"@type": el.get("typeof", "").split()}
         nodes[id(el)] = node
-    for el in _WITH_PROPERTY(doc):
+    for el in _elements(_WITH_PROPERTY, doc):
         prop_attr = el.get("property", "")
         parent_node = None
         for anc in el.iterancestors():

@@ -44,10 +44,17 @@ _SKIP_TAGS = frozenset(
 )  # fmt: skip
 _STRUCK_TAGS = frozenset({"del", "s", "strike"})
 
+
+def elements(xpath: lxml.etree.XPath, node: HtmlElement, **variables: str) -> list[HtmlElement]:
+    """The elements a compiled XPath selects (typed; strings and numbers are left out)."""
+    found = xpath(node, **variables)
+    return [e for e in found if isinstance(e, HtmlElement)] if isinstance(found, list) else []
+
+
 # Compiled once: an XPath string is compiled again on every call.
-_SELECTED_OPTIONS = lxml.etree.XPath('//select//option[@selected]')
+_SELECTED_OPTIONS = lxml.etree.XPath("//select//option[@selected]")
 _CHECKED_INPUTS = lxml.etree.XPath("//input[(@type='radio' or @type='checkbox') and @checked]")
-_LABEL_FOR = lxml.etree.XPath('//label[@for=$i]')
+_LABEL_FOR = lxml.etree.XPath("//label[@for=$i]")
 
 
 # Utility classes that strike a price through in CSS ("strike", "u__strike", "line-through").
@@ -69,9 +76,7 @@ def is_struck(el: HtmlElement) -> bool:
     cls = el.get("class")
     # Substring checks first: this runs on every element of every page.
     return bool(
-        cls
-        and ("trike" in cls or "hrough" in cls or "ross" in cls)
-        and _STRUCK_CLASS.search(cls)
+        cls and ("trike" in cls or "hrough" in cls or "ross" in cls) and _STRUCK_CLASS.search(cls)
     )
 
 
@@ -124,7 +129,8 @@ _NOT_PRICE_ATTR = re.compile(
     r"sav(?:e|ing)|discount(?!ed)|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
     r"price-?per(?!-?sellable)|monthly|month|install?ment|(?:^|[-_ ])emi(?:$|[-_ ])|financ|"
     r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
-    r"freight|(?:^|[-_ ])tax(?!-?in(?:cl?)?(?:$|[-_ ]))(?:$|[-_ ]|es)|points|reward|sub-?total|(?:cart|order|grand|basket)-?total|"
+    r"freight|(?:^|[-_ ])tax(?!-?in(?:cl?)?(?:$|[-_ ]))(?:$|[-_ ]|es)|points|reward|sub-?total|"
+    r"(?:cart|order|grand|basket)-?total|"
     r"range|filter|slider|price-?excl?(?:$|[-_ ])|ex-?vat|excl-?(?:vat|tax)|net-?price|"
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
@@ -375,7 +381,11 @@ def _label_text(el: HtmlElement) -> str:
         prev = prev.getprevious()
     if prev is not None:
         prev_text = " ".join(prev.text_content().split())
-        if len(prev_text) <= 30 and not re.search(r"\d", prev_text) and not _trailing_sr_label(prev):
+        if (
+            len(prev_text) <= 30
+            and not re.search(r"\d", prev_text)
+            and not _trailing_sr_label(prev)
+        ):
             bits.append(prev_text)  # a label element: <span>Was</span><s>$10</s>
         if prev.tail:
             bits.append(prev.tail[-40:])
@@ -549,15 +559,15 @@ def _chrome(el: HtmlElement) -> bool:
     tag = el.tag if isinstance(el.tag, str) else ""
     if tag in ("nav", "footer", "aside"):
         return True
-    return tag == "header" and not any(
-        a.tag in ("main", "article") for a in el.iterancestors()
-    )
+    return tag == "header" and not any(a.tag in ("main", "article") for a in el.iterancestors())
 
 
 def _main_heading(doc: HtmlElement) -> HtmlElement | None:
     h1s = list(doc.iter("h1"))
     for h1 in h1s:
-        if any(_chrome(a) or _NOT_TITLE_REGION.search(_hooks(a) or "~") for a in h1.iterancestors()):
+        if any(
+            _chrome(a) or _NOT_TITLE_REGION.search(_hooks(a) or "~") for a in h1.iterancestors()
+        ):
             continue
         return h1
     # A page's only h1 is its title even inside a "product-card" (some themes name the main
@@ -1000,12 +1010,13 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
     scored = _drop_member_prices(everything)
     if scored is None:
         # Only a member price and a higher one: which does the public pay? Not guessed.
-        seen: dict[Decimal, Scored] = {}
+        undecided: dict[Decimal, Scored] = {}
         for s in sorted(everything, key=lambda s: -s.score):
             if s.in_buy_box and (s.member or s.is_list):
-                seen.setdefault(s.price, s)
+                undecided.setdefault(s.price, s)
         cands = tuple(
-            Candidate(s.price, s.currency or currency, "visible", s.text) for s in seen.values()
+            Candidate(s.price, s.currency or currency, "visible", s.text)
+            for s in undecided.values()
         )
         return VisibleReading(candidates=cands, availability=_visible_availability(page))
     if not any(not s.is_list and s.score >= 1.5 for s in scored):
@@ -1099,9 +1110,7 @@ def _buy_box_percents(page: Page) -> list[Decimal]:
     return [Decimal(m.group(1).replace(",", ".")) for m in _PERCENT.finditer(text)]
 
 
-def _discount_pair(
-    prices: set[Decimal], percents: list[Decimal]
-) -> tuple[Decimal, Decimal] | None:
+def _discount_pair(prices: set[Decimal], percents: list[Decimal]) -> tuple[Decimal, Decimal] | None:
     """Two prices and a "-30%" badge that matches them: (price, list price). Obfuscated themes
     strike the old price through in CSS only; the badge's arithmetic says which one it is."""
     if len(prices) != 2 or not percents:
@@ -1173,13 +1182,13 @@ def selected_option_tokens(page: Page) -> set[str]:
     """Values and labels of the variant options the page shows as selected."""
     doc = page.doc
     tokens: set[str] = set()
-    for opt in _SELECTED_OPTIONS(doc):
+    for opt in elements(_SELECTED_OPTIONS, doc):
         tokens.update(_option_values(opt, opt.text_content()))
-    for inp in _CHECKED_INPUTS(doc):
+    for inp in elements(_CHECKED_INPUTS, doc):
         tokens.update(_option_values(inp, ""))
         inp_id = inp.get("id")
         if inp_id:
-            for label in _LABEL_FOR(doc, i=inp_id):
+            for label in elements(_LABEL_FOR, doc, i=inp_id):
                 tokens.update(_option_values(label, label.text_content()))
     # Swatches and size buttons live in the buy box; scanning only it keeps this cheap.
     scope = buy_box(page)
