@@ -8,39 +8,18 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The shop subprocess imports this module as benchmarks._crawlbench: _common must resolve too.
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import psycopg  # noqa: E402
 import scrapy  # noqa: E402
+from _common import bench_database  # noqa: E402, F401 - re-exported for the crawl benchmarks
 
-from pricehawk import db  # noqa: E402
 from pricehawk.settings import Settings, load_settings  # noqa: E402
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A migrated database of our own on BENCH_DATABASE_URL's server (else embedded)."""
-    server = os.environ.get("BENCH_DATABASE_URL")
-    if not server:
-        home = ROOT / ".pricehawk-bench"
-        home.mkdir(exist_ok=True)
-        server = str(db.embedded_server(load_settings({}, home=home)).get_uri())
-    name = f"bench_crawl_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = server.rsplit("/", 1)[0] + "/" + name
-    try:
-        db.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def bench_settings(database_url: str, shop_url: str, home: Path) -> Settings:

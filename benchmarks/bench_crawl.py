@@ -39,7 +39,7 @@ def main() -> None:
     shop = ShopProcess(args.copies)
     products = shop.products
     results: dict[str, list[float]] = {"ours": [], "bare": []}
-    with bench_database() as url, tempfile.TemporaryDirectory() as home:
+    with bench_database("crawl") as url, tempfile.TemporaryDirectory() as home:
         settings = bench_settings(url, shop.url, Path(home))
         retailers = [r for r in registry(settings) if r.enabled]
         with db.connect(url) as conn:

@@ -94,7 +94,7 @@ def main() -> None:
     urls = [u.split("</loc>")[0] for u in sitemap.split("<loc>")[1:]]
     best: dict[str, float] = {"list": 0.0, "redis": 0.0, "two": 0.0}
     rounds: dict[str, list[float]] = {"list": [], "redis": [], "two": []}
-    with bench_database() as url, tempfile.TemporaryDirectory() as home:
+    with bench_database("distributed") as url, tempfile.TemporaryDirectory() as home:
         settings = bench_settings(url, shop.url, Path(home))
         with db.connect(url) as conn:
             sync_retailers(conn, [r for r in registry(settings) if r.enabled])

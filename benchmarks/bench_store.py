@@ -126,7 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     rates: dict[str, list[float]] = {"ours": [], "bare": [], "old": []}
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    with bench_database() as url:
+    with bench_database("store") as url:
         with db.connect(url) as conn:
             conn.execute("INSERT INTO retailers (slug, name) VALUES ('bench', 'Bench')")
             conn.commit()
