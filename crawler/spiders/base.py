@@ -170,23 +170,12 @@ class PriceSpider(scrapy.Spider):
         ack = response.meta.get(ACK)
         if ack:
             self.pending_acks[response.url] = ack
-        yield ScrapedProduct(
+        yield ScrapedProduct.from_extraction(
+            result,
             retailer=r.slug,
             url=response.url,
             observed_at=datetime.now(UTC),
-            health=health,
-            price=result.price if health == "ok" else None,
-            list_price=result.list_price if health == "ok" else None,
-            currency=result.currency,
-            availability=result.availability,
-            title=result.title,
-            sku=result.sku,
-            gtin=result.gtin,
-            mpn=result.mpn,
-            brand=result.brand,
             category=category,
-            image=result.image,
-            method=result.method,
         )
 
     def on_error(self, failure: Any) -> Iterator[ScrapedProduct]:

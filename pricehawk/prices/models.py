@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for the annotation: prices must not import extraction at run time
+    from pricehawk.extraction.models import ExtractionResult
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,37 @@ class ScrapedProduct:
     image: str | None = None
     method: str | None = None
     crawl_run_id: int | None = None
+
+    @classmethod
+    def from_extraction(
+        cls,
+        result: ExtractionResult,
+        *,
+        retailer: str,
+        url: str,
+        observed_at: datetime,
+        **extra: Any,
+    ) -> ScrapedProduct:
+        """The item for one extracted page; a page that is not "ok" never carries a price."""
+        ok = result.health == "ok"
+        return cls(
+            retailer=retailer,
+            url=url,
+            observed_at=observed_at,
+            health=result.health,
+            price=result.price if ok else None,
+            list_price=result.list_price if ok else None,
+            currency=result.currency,
+            availability=result.availability,
+            title=result.title,
+            sku=result.sku,
+            gtin=result.gtin,
+            mpn=result.mpn,
+            brand=result.brand,
+            image=result.image,
+            method=result.method,
+            **extra,
+        )
 
     @property
     def has_price(self) -> bool:

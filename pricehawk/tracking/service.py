@@ -119,21 +119,8 @@ def track_url(
         raise TrackError(
             "That page shows several prices (variants?). Paste the link of one variant."
         )
-    item = ScrapedProduct(
-        retailer=retailer.slug,
-        url=url,
-        observed_at=datetime.now(UTC),
-        price=result.price,
-        list_price=result.list_price,
-        currency=result.currency,
-        availability=result.availability,
-        title=result.title,
-        sku=result.sku,
-        gtin=result.gtin,
-        mpn=result.mpn,
-        brand=result.brand,
-        image=result.image,
-        method=result.method,
+    item = ScrapedProduct.from_extraction(
+        result, retailer=retailer.slug, url=url, observed_at=datetime.now(UTC)
     )
     with transaction(pool) as conn:
         # checked again: another tab may have added one while we fetched
