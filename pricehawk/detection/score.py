@@ -118,6 +118,11 @@ def assess(
     usd = cfg.rate(currency) or 1.0
     if n < cfg.min_history:
         return _against_peers(price, peers, usd, currency, pack, cfg) if peers else None
+    if n < cfg.min_window_points and peers:
+        # a page this new has no usual price of its own yet: the market's speaks first
+        against = _against_peers(price, peers, usd, currency, pack, cfg)
+        if against is not None:
+            return against
     level = recent_level(prices, cfg.level_points)
     if price > (1 - cfg.min_discount) * level:
         return None  # not a sudden drop from the current level: nothing more to look at
@@ -177,11 +182,16 @@ def assess(
         typical = [level, baseline, *(p for p in recent if recent.count(p) > 1)]
         endings = sig.endings_of(typical)
         usual = [p for p in recent if p >= 0.5 * reference] or [reference]
-        divisor = sig.loose_slip(
+        moving = len(set(recent)) == len(recent) >= 4
+        if moving and pack and pack >= 4 and min(recent) * 0.97 <= price * pack <= max(recent):
+            # a pack's unit price of an unseen price among the recent ones (a moving page)
+            kind = "unit_price"
+            reasons.append(f"the price of one of the {pack} items the title announces")
+        divisor = None if kind else sig.loose_slip(
             price, min(usual), max(usual), cfg.loose_slip_tolerance, minor,
             endings if len(endings) == 1 else None,
         )  # fmt: skip
-        if not divisor:
+        if not divisor and not kind:
             unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
             if sig.typed_price(price, grid, upper in cfg.nine_endings):
                 # a whole-unit figure on the grid: a payment only of a price like the recent
@@ -305,7 +315,7 @@ def _against_peers(
     peer_mid = median(peers)
     discount = 1 - price / peer_mid
     if (
-        discount < cfg.extreme_discount + cfg.sale_day_margin
+        discount < cfg.extreme_discount
         or price > cfg.peer_glitch_share * min(peers)
         or (peer_mid - price) * usd < cfg.min_saving_usd
     ):
@@ -322,7 +332,7 @@ def _against_peers(
     kind = f"decimal_slip_{divisor}" if divisor else "below_market"
     return Anomaly(
         glitch_type=kind,
-        confidence=round(min(1.0, 0.7 + 0.3 * (discount - 0.8) / 0.15), 3),
+        confidence=round(min(1.0, 0.7 + 0.3 * (discount - cfg.extreme_discount) / 0.2), 3),
         baseline=Decimal(str(round(peer_mid, 4))),
         discount=round(discount, 4),
         reasons=(f"{discount:.0%} below the same product at other retailers ({peer_mid:.2f})",),

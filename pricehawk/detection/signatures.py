@@ -106,14 +106,15 @@ def unit_price(
 ) -> bool:
     """The price is a reference divided by the pack size the title announces.
 
-    To the minor unit (rounded or cut) for any pack of 3+; within `tol` from four items up,
+    To the minor unit for any pack of 3+; within `tol` from four items up,
     where no sale goes that deep anyway. Half a pack of 2 is also an ordinary 50%-off deal.
     """
     if not pack or pack < 3:
         return False
     for ref in refs:
-        share = ref / pack
-        if abs(price - share) <= minor * 0.505 or 0 <= share - price < minor * 0.999:
+        # rounded only: a per-unit figure is computed, and cut .99 prices (83.99 / 3 -> 27.99)
+        # would meet every charm-priced deal
+        if abs(price - ref / pack) <= minor * 0.505:
             return True
         if tol and pack >= 4 and _near(price * pack, ref, tol):
             return True

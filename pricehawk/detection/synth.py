@@ -174,22 +174,29 @@ def _peer_checked(listings: list[_Listing], observed: list[list[_Obs]]) -> None:
     """Relabel new-listing errors no other retailer's recent price could expose.
 
     A brand-new listing has no history of its own: only the same GTIN crawled elsewhere in
-    the week before (at an ordinary price) tells its first price is an error.
+    the week before at its regular price, as far above this one as no deal goes, tells it
+    is an error.
     """
-    by_gtin: dict[str, list[tuple[float, int]]] = {}
+    by_gtin: dict[str, list[tuple[float, int, float]]] = {}
     for k, (li, rows) in enumerate(zip(listings, observed, strict=True)):
         if li.gtin:
             by_gtin.setdefault(li.gtin, []).extend(
-                (t, k) for t, _, lrow in rows if not lrow[3] and lrow[2] != UNVERIFIABLE
+                (t, k, float(hrow[2]) * li.retailer.usd_rate)
+                for t, hrow, lrow in rows
+                if lrow[2] in ("normal", "permanent_reprice", "marketplace_jitter")
             )
     for k, (li, rows) in enumerate(zip(listings, observed, strict=True)):
         for j, (t, hrow, lrow) in enumerate(rows):
             if lrow[2] != "new_listing_error":
                 continue
-            seen = any(
-                other != k and t - PEER_WINDOW_S <= pt < t for pt, other in by_gtin.get(li.gtin, ())
-            )
-            if not seen:
+            latest: dict[int, tuple[float, float]] = {}
+            for pt, other, usd in by_gtin.get(li.gtin, ()):
+                fresh = other != k and t - PEER_WINDOW_S <= pt < t
+                if fresh and (other not in latest or latest[other][0] < pt):
+                    latest[other] = (pt, usd)
+            market = sorted(usd for _, usd in latest.values())
+            value = float(hrow[2]) * li.retailer.usd_rate
+            if not market or value > (1 - TELLABLE_DEPTH) * market[len(market) // 2]:
                 rows[j] = (t, hrow, (lrow[0], lrow[1], UNVERIFIABLE, ""))
 
 
