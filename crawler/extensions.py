@@ -55,6 +55,8 @@ class RunTracker:
         # Resident memory maxima (this worker, its browsers), for crawl_runs and the log.
         self.memory_max = (0, 0)
         self.sampled_at = 0.0
+        # `pricehawk crawl`'s /healthz: silent when the reactor is wedged (no responses, no ticks)
+        self.beat = s.get("PRICEHAWK_BEAT")
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunTracker:
@@ -72,6 +74,8 @@ class RunTracker:
         self.memory_max = (max(self.memory_max[0], own), max(self.memory_max[1], browsers))
 
     def response_received(self, response: Any, request: Any, spider: Any) -> None:
+        if self.beat is not None:
+            self.beat()
         # Browsers live only while pages load; a beat-long sampling period can miss them all.
         if request.meta.get("playwright") and time.monotonic() - self.sampled_at >= 0.5:
             self.sample_memory()
@@ -82,6 +86,8 @@ class RunTracker:
 
     def tick(self, spider: Any) -> None:
         """Heartbeat, dead-worker recovery, gauges, and the block-rate check."""
+        if self.beat is not None:
+            self.beat()
         try:
             if self.redis is not None:
                 heartbeat(self.redis, self.settings, self.worker, ttl_s=int(self.beat_s * 5) + 1)

@@ -1,7 +1,7 @@
 """Prometheus metrics of the crawler (names listed in docs/crawling.md; alerts depend on them).
 
-Defined once per process on the default registry; `pricehawk crawl --metrics-port P` serves
-them on /metrics.
+Defined once per process on the default registry; `pricehawk crawl` serves them with
+pricehawk.metrics.start_metrics_server (docs/crawling.md says on which port).
 """
 
 from __future__ import annotations

@@ -38,7 +38,12 @@ def register(sub: Any) -> None:
         "--linger", type=float, default=0.0, help="worker: seconds to wait for new work when idle"
     )
     p.add_argument(
-        "--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port"
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve /metrics, /healthz and /readyz on this port (0: any free port; -1: don't;"
+        " default: PRICEHAWK_METRICS_PORT for --distributed workers, none for one cycle)",
     )
     p.add_argument("--worker-id", default="", help="worker: id in Redis (default host-pid-rand)")
     p.set_defaults(func=run)
@@ -88,10 +93,41 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         conn.commit()
     if args.queue:
         return queue(settings, retailers=args.retailer, cycle_key=args.cycle_key)
-    if args.metrics_port:
-        from prometheus_client import start_http_server
+    port = metrics_port_for(args.metrics_port, settings.metrics_port, args.distributed)
+    if port < 0:
+        return _crawl(args, settings, liveness=None)
+    from pricehawk import metrics
+    from pricehawk.redis_conn import connect_redis
 
-        start_http_server(args.metrics_port)
+    # /healthz fails once the reactor stops beating (each response and each run-tracker tick
+    # beats), so Kubernetes restarts a wedged crawler; /readyz checks PostgreSQL (and Redis,
+    # which only distributed workers depend on).
+    live = metrics.Liveness()
+    pool = db.make_pool(url, min_size=1, max_size=1)
+    try:
+        metrics.start_metrics_server(
+            settings,
+            "crawler",
+            pool=pool,
+            redis=connect_redis(settings) if args.distributed else None,
+            liveness=[live],
+            port=port,
+        )
+        return _crawl(args, settings, liveness=live)
+    finally:
+        pool.close()
+
+
+def metrics_port_for(requested: int | None, configured: int, distributed: bool) -> int:
+    """The metrics port a crawl serves on (-1: none): --metrics-port when given; a long-lived
+    distributed worker follows PRICEHAWK_METRICS_PORT; a one-cycle crawl (the demo, the DAG's
+    subprocesses, several at once) serves none unless asked, so they never fight over a port."""
+    if requested is not None:
+        return requested
+    return configured if distributed else -1
+
+
+def _crawl(args: argparse.Namespace, settings: Settings, *, liveness: Any) -> int:
     if args.distributed:
         worker = args.worker_id or _worker_id()
         return crawl_in_process(
@@ -101,8 +137,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             distributed=True,
             worker_id=worker,
             linger_s=args.linger,
+            liveness=liveness,
         )
-    return crawl_in_process(settings, retailers=args.retailer, cycle_key=args.cycle_key)
+    return crawl_in_process(
+        settings, retailers=args.retailer, cycle_key=args.cycle_key, liveness=liveness
+    )
 
 
 def _worker_id() -> str:
@@ -191,6 +230,7 @@ def _plan(
     worker_id: str,
     linger_s: float,
     extra: dict[str, Any] | None,
+    liveness: Any = None,
 ) -> tuple[Any, list[str], str]:
     """(Scrapy settings, the retailers whose outcome this crawl records, the cycle key)."""
     from pricehawk.retailers import registry
@@ -209,6 +249,14 @@ def _plan(
         extra=extra,
     )
     scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False)
+    if liveness is not None:
+        # The run tracker calls this on each response and tick. A plain function, because
+        # Scrapy deep-copies its settings per crawler: a Liveness object (or its bound method)
+        # would be copied and the copy beaten, while /healthz watches the original.
+        def beat() -> None:
+            liveness.beat()
+
+        scrapy_settings.set("PRICEHAWK_BEAT", beat)
     return scrapy_settings, [r.slug for r in chosen], cycle_key
 
 
@@ -256,6 +304,7 @@ def crawl_in_process(
     worker_id: str = "",
     linger_s: float = 0.0,
     extra: dict[str, Any] | None = None,
+    liveness: Any = None,
 ) -> int:
     """Run one crawl in this process; the reactor cannot restart, so one call per process
     (`crawl_async` runs any number of crawls inside a reactor that is already running).
@@ -273,6 +322,7 @@ def crawl_in_process(
         worker_id=worker_id,
         linger_s=linger_s,
         extra=extra,
+        liveness=liveness,
     )
     process = CrawlerProcess(scrapy_settings)
     crawlers = _start(process, retailers=retailers, cycle_key=cycle_key, distributed=distributed)
@@ -289,6 +339,7 @@ async def crawl_async(
     worker_id: str = "",
     linger_s: float = 0.0,
     extra: dict[str, Any] | None = None,
+    liveness: Any = None,
 ) -> int:
     """The same crawl as `crawl_in_process`, inside an asyncio reactor that is already running
     (so one process can run crawl after crawl: the test host, an embedding service)."""
@@ -302,6 +353,7 @@ async def crawl_async(
         worker_id=worker_id,
         linger_s=linger_s,
         extra=extra,
+        liveness=liveness,
     )
     runner = AsyncCrawlerRunner(scrapy_settings)
     crawlers = _start(runner, retailers=retailers, cycle_key=cycle_key, distributed=distributed)
