@@ -26,10 +26,12 @@ PAGES = ROOT / "tests" / "extraction" / "pages"
 _URL = re.compile(rb'"url": "([^"]+)"')
 
 
-def load_pages() -> list[tuple[bytes, str]]:
-    """(html bytes, page URL) for every corpus page."""
+def load_pages(match: str | None = None) -> list[tuple[bytes, str]]:
+    """(html bytes, page URL) for every corpus page (whose name matches `match`, if given)."""
     pages = []
     for path in sorted(PAGES.glob("*.html")):
+        if match and not re.search(match, path.stem):
+            continue
         raw = path.read_bytes()
         m = _URL.search(raw.split(b"\n", 1)[0])
         pages.append((raw, m.group(1).decode() if m else "https://example.com/"))
@@ -72,8 +74,11 @@ def measure(pages: list[tuple[bytes, str]], seconds: float) -> tuple[float, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=6.0, help="total measuring time")
+    parser.add_argument(
+        "--match", help="only pages whose name matches this regex (e.g. to compare a subset)"
+    )
     args = parser.parse_args()
-    pages = load_pages()
+    pages = load_pages(args.match)
     size = sum(len(h) for h, _ in pages) / len(pages)
     print(f"{len(pages)} pages, {size / 1024:.1f} KiB average")
     through, baseline = measure(pages, args.seconds)

@@ -26,6 +26,8 @@ _STRONG_CAPTCHA = re.compile(
     r"incapsula incident id|hcaptcha-challenge",
     re.IGNORECASE,
 )
+# Every _STRONG_CAPTCHA match contains one of these.
+_STRONG_KEYS = ("captcha", "challenge", "cf-chl", "characters you see", "incapsula")
 _CAPTCHA_TITLE = re.compile(
     r"just a moment|attention required|robot check|are you a (?:human|robot)|captcha|"
     r"verify you are (?:a )?human|human verification|security check|pardon our interruption|"
@@ -202,8 +204,12 @@ def classify(signals: PageSignals, *, has_product_data: bool) -> str:
     head_text = text[:3000]
     size = signals.text_len if signals.text_len >= 0 else len(text)
     short = size < 1500
-    # Challenge and block pages: trusted whatever else the page carries.
-    if _STRONG_CAPTCHA.search(markers) or _STRONG_CAPTCHA.search(head_text):
+    # Challenge and block pages: trusted whatever else the page carries. (A substring test in C
+    # first: the case-insensitive alternation costs more than the rest of this function.)
+    low = (markers + " " + head_text).lower()
+    if any(k in low for k in _STRONG_KEYS) and (
+        _STRONG_CAPTCHA.search(markers) or _STRONG_CAPTCHA.search(head_text)
+    ):
         return "captcha"
     if not has_product_data or short:
         if _CAPTCHA_TITLE.search(title) or (short and _CAPTCHA_TEXT.search(head_text)):
