@@ -16,6 +16,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
+from pricehawk.ops.outcomes import record_failure, record_success
+
 DEFAULT_ARGS = {
     "owner": "pricehawk",
     "retries": 2,
@@ -35,6 +37,9 @@ DEFAULT_ARGS = {
     default_args=DEFAULT_ARGS,
     tags=["pricehawk", "ops", "backup"],
     doc_md=__doc__,
+    # every run's outcome -> pricehawk_batch_*{batch=<dag_id>} (PriceHawkBatchJobFailing)
+    on_success_callback=record_success,
+    on_failure_callback=record_failure,
 )
 def backup_database() -> None:
     @task(execution_timeout=timedelta(hours=3))

@@ -15,6 +15,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from pricehawk.ops.outcomes import record_failure, record_success
+
 DEFAULT_ARGS = {
     "owner": "pricehawk",
     # One quick retry rides out a pod still starting; a real failure still fails in seconds.
@@ -36,6 +38,9 @@ DEFAULT_ARGS = {
     },
     tags=["pricehawk", "ops", "deploy"],
     doc_md=__doc__,
+    # every run's outcome -> pricehawk_batch_*{batch=<dag_id>} (PriceHawkBatchJobFailing)
+    on_success_callback=record_success,
+    on_failure_callback=record_failure,
 )
 def deploy_smoke_test() -> None:
     @task(execution_timeout=timedelta(minutes=10))

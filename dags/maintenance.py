@@ -15,6 +15,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
+from pricehawk.ops.outcomes import record_failure, record_success
+
 DEFAULT_ARGS = {
     "owner": "pricehawk",
     "retries": 3,
@@ -35,6 +37,9 @@ MONTHS_AHEAD = 3
     default_args=DEFAULT_ARGS,
     tags=["pricehawk", "ops", "maintenance"],
     doc_md=__doc__,
+    # every run's outcome -> pricehawk_batch_*{batch=<dag_id>} (PriceHawkBatchJobFailing)
+    on_success_callback=record_success,
+    on_failure_callback=record_failure,
 )
 def maintenance() -> None:
     @task

@@ -16,6 +16,7 @@ import pendulum
 from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, dag, task
 
+from pricehawk.ops.outcomes import record_failure, record_success
 from pricehawk.settings import load_settings
 
 DEFAULT_ARGS = {
@@ -58,6 +59,9 @@ anomalies = Asset(
     default_args=DEFAULT_ARGS,
     tags=["pricehawk", "validation"],
     doc_md=__doc__,
+    # every run's outcome -> pricehawk_batch_*{batch=<dag_id>} (PriceHawkBatchJobFailing)
+    on_success_callback=record_success,
+    on_failure_callback=record_failure,
 )
 def validate_anomalies() -> None:
     @task

@@ -19,6 +19,21 @@ from pricehawk.settings import Settings
 from tests.dags.conftest import ROOT, ServedPortal, failed_tasks, pricehawk_env, run_dag
 
 
+def batch_outcome(settings: Settings, dag_id: str) -> dict[str, float]:
+    """The pricehawk_batch_* samples a DAG's run callbacks left for the textfile collector."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pricehawk.metrics import batch_file
+
+    text = batch_file(settings, dag_id).read_text()
+    return {
+        s.name.removeprefix("pricehawk_batch_"): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.labels == {"batch": dag_id}
+    }
+
+
 def _setenv(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     for k, v in pricehawk_env(settings).items():
         monkeypatch.setenv(k, v)
@@ -327,6 +342,14 @@ def test_maintenance_creates_partitions_prunes_and_purges(dagbag: Any, task_env:
 
     run = run_dag(dagbag, "maintenance")
     assert run.state == "success", failed_tasks(run)
+    # The run's outcome, for PriceHawkBatchJobFailing (the DAG's on_success_callback).
+    outcome = batch_outcome(task_env, "maintenance")
+    assert outcome["last_ok"] == 1
+    assert outcome["last_run_timestamp_seconds"] == pytest.approx(run.end_date.timestamp())
+    assert outcome["last_success_timestamp_seconds"] == outcome["last_run_timestamp_seconds"]
+    assert outcome["last_duration_seconds"] == pytest.approx(
+        (run.end_date - run.start_date).total_seconds()
+    )
     with db.connect(task_env.database_url) as conn:
         parts = _partitions(conn)
         assert ahead <= parts
@@ -377,8 +400,9 @@ NOTHING_LEFT = {"users": 0, "retailers": 0, "products": 0, "outbox": 0}
 
 
 def test_smoke_passes_against_a_served_portal_and_leaves_nothing(
-    dagbag: Any, served_portal: ServedPortal, running_worker: None
-) -> None:
+    dagbag: Any, served_portal: ServedPortal, running_worker: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     from pricehawk.ops.smoke import run_smoke
 
     report = run_smoke(served_portal.url, served_portal.settings)
@@ -395,6 +419,20 @@ def test_smoke_passes_against_a_served_portal_and_leaves_nothing(
     run = run_dag(dagbag, "deploy_smoke_test", run_conf={"url": served_portal.url})
     assert run.state == "success", failed_tasks(run)
     assert len(served_portal.stripe.stand_in.sessions) == 2
+    assert _smoke_leftovers(served_portal.settings.database_url) == NOTHING_LEFT
+    passed = batch_outcome(served_portal.settings, "deploy_smoke_test")
+    assert passed["last_ok"] == 1
+
+    # A deploy whose portal does not answer fails the run loudly, and the DAG's
+    # on_failure_callback records it (PriceHawkBatchJobFailing) while keeping the last
+    # success. Without its retry: the retry delay would only slow the test.
+    monkeypatch.setattr(dagbag.dags["deploy_smoke_test"].task_dict["smoke"], "retries", 0)
+    failed = run_dag(dagbag, "deploy_smoke_test", run_conf={"url": "http://127.0.0.1:9"})
+    assert failed.state == "failed" and failed_tasks(failed) == ["smoke"]
+    outcome = batch_outcome(served_portal.settings, "deploy_smoke_test")
+    assert outcome["last_ok"] == 0
+    assert outcome["last_run_timestamp_seconds"] == pytest.approx(failed.end_date.timestamp())
+    assert outcome["last_success_timestamp_seconds"] == passed["last_success_timestamp_seconds"]
     assert _smoke_leftovers(served_portal.settings.database_url) == NOTHING_LEFT
 
 

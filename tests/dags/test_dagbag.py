@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pricehawk.ops.outcomes import record_failure, record_success
+
 EXPECTED = {
     "crawl_retailers",
     "validate_anomalies",
@@ -26,6 +28,9 @@ def test_every_dag_has_tags_docs_no_catchup_and_db_pool_with_retries(dagbag: Any
         assert "pricehawk" in dag.tags, dag_id
         assert dag.doc_md and dag.doc_md.strip(), dag_id
         assert dag.catchup is False, dag_id
+        # every run's outcome reaches Prometheus (PriceHawkBatchJobFailing)
+        assert dag.on_success_callback is record_success, dag_id
+        assert dag.on_failure_callback is record_failure, dag_id
         for t in dag.tasks:
             assert t.pool == "pricehawk_db", (dag_id, t.task_id)
             assert t.retries >= 1, (dag_id, t.task_id)

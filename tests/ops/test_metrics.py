@@ -313,6 +313,51 @@ def test_batch_outcome_keeps_the_last_success_across_a_failure(
     assert "pricehawk_batch_last_success_timestamp_seconds" not in received[1][2]
 
 
+T0 = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (T0, T0 + timedelta(seconds=9), (T0, T0 + timedelta(seconds=9))),
+        (T0, None, (T0, NOW)),  # a context without the run's end: the callback's own time
+        (None, None, (NOW, NOW)),
+    ],
+)
+def test_a_dag_runs_window_for_its_outcome(
+    start: datetime | None, end: datetime | None, expected: tuple[datetime, datetime]
+) -> None:
+    from types import SimpleNamespace
+
+    from pricehawk.ops.outcomes import run_window
+
+    assert run_window(SimpleNamespace(start_date=start, end_date=end), NOW) == expected
+    assert run_window(None, NOW) == (NOW, NOW)  # the DAG processor's minimal context
+
+
+def test_a_dag_callback_records_the_runs_outcome(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from pricehawk.ops import outcomes
+
+    monkeypatch.setenv("PRICEHAWK_HOME", str(settings.home))
+    monkeypatch.delenv("PRICEHAWK_METRICS_DIR", raising=False)
+    monkeypatch.delenv("PRICEHAWK_PUSHGATEWAY_URL", raising=False)
+    run = SimpleNamespace(dag_id="notify", start_date=T0, end_date=T0 + timedelta(seconds=3))
+    outcomes.record_success({"dag_run": run})  # the DAG missing: named by its run
+    outcomes.record_failure({"dag": SimpleNamespace(dag_id="notify"), "dag_run": run})
+    got = samples(metrics.batch_file(settings, "notify").read_text())
+    key = frozenset({("batch", "notify")})
+    assert got[("pricehawk_batch_last_ok", key)] == 0
+    assert got[("pricehawk_batch_last_duration_seconds", key)] == 3
+    assert got[("pricehawk_batch_last_success_timestamp_seconds", key)] == run.end_date.timestamp()
+    with pytest.raises(ValueError, match="names no DAG"):
+        outcomes.record_success({})
+
+
 # --- every name, everywhere --------------------------------------------------------------------
 
 
