@@ -87,7 +87,37 @@ def _pss_bytes(pid: int) -> int:
     return _rss_bytes(pid)
 
 
+def _children(pid: int) -> list[int] | None:
+    """Direct children from /proc/PID/task/*/children (None when the kernel lacks it)."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        if not tasks or not (tasks[0] / "children").exists():
+            return None
+        out: list[int] = []
+        for t in tasks:
+            try:
+                out.extend(int(c) for c in (t / "children").read_text().split())
+            except OSError:
+                continue  # the thread exited meanwhile
+        return out
+    except OSError:
+        return []  # the process itself exited
+
+
 def _descendants(pid: int) -> list[int]:
+    # Each tick samples memory: walking only our own process tree is far cheaper than
+    # reading every /proc/*/stat on a busy node.
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        if kids is None:
+            return _descendants_by_scan(pid)
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def _descendants_by_scan(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -21,6 +21,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 from crawler import metrics
+from crawler.config import crawl_retailers
 from pricehawk.crawl.decisions import (
     BAN_STATUSES,
     RETRY_STATUSES,
@@ -35,7 +36,7 @@ from pricehawk.crawl.decisions import (
 )
 from pricehawk.crawl.politeness import get_slowdown, reserve_slot
 from pricehawk.redis_conn import connect_redis
-from pricehawk.retailers import Retailer, registry
+from pricehawk.retailers import Retailer
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class PolitenessMiddleware:
     def __init__(self, crawler: Any) -> None:
         settings = crawler.settings.get("PRICEHAWK_SETTINGS")
         self.settings = settings
-        self.retailers: dict[str, Retailer] = {r.slug: r for r in registry(settings)}
+        self.retailers: dict[str, Retailer] = crawl_retailers(crawler)
         self.redis = (
             connect_redis(settings) if crawler.settings.getbool("PRICEHAWK_DISTRIBUTED") else None
         )
@@ -220,9 +221,10 @@ class ProxyMiddleware:
     next one at once (the retry middleware handles what is left)."""
 
     def __init__(self, crawler: Any) -> None:
-        settings = crawler.settings.get("PRICEHAWK_SETTINGS")
         self.crawler = crawler
-        self.pools = {r.slug: ProxyPool(r.proxies) for r in registry(settings) if r.proxies}
+        self.pools = {
+            s: ProxyPool(r.proxies) for s, r in crawl_retailers(crawler).items() if r.proxies
+        }
         self.bench_s = crawler.settings.getfloat("PRICEHAWK_PROXY_BENCH_S", 300.0)
         crawler.pricehawk_proxies = self
 

@@ -24,6 +24,13 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 DUPEFILTER_CLASS = "crawler.scheduler.CycleDupeFilter"
+# Scrapy starts CONCURRENT_ITEMS asyncio tasks for every callback's output, however little it
+# yields (a product page yields one item; our pipeline's process_item only buffers): its
+# default of 100 made ~100 tasks per response, the crawl's biggest reactor cost.
+CONCURRENT_ITEMS = 8
+# A development-time lint that re-reads and parses a callback's source with `ast` whenever its
+# weak cache has dropped the bound method (every few responses); ruff covers it for us.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,

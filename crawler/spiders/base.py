@@ -13,11 +13,12 @@ import scrapy
 from scrapy.http import Response
 
 from crawler import metrics
+from crawler.config import crawl_retailers
 from crawler.scheduler import ACK
 from pricehawk.crawl.decisions import BAN_HEALTH, BLOCK_HEALTH
 from pricehawk.extraction import SelectorConfig, extract
 from pricehawk.prices.models import ScrapedProduct
-from pricehawk.retailers import Retailer, registry
+from pricehawk.retailers import Retailer
 
 BROWSER_BLOCKED_RESOURCES = frozenset({"image", "font", "media"})
 
@@ -47,8 +48,7 @@ class PriceSpider(scrapy.Spider):
     @property
     def by_slug(self) -> dict[str, Retailer]:
         if self._by_slug is None:
-            settings = self.settings.get("PRICEHAWK_SETTINGS")
-            self._by_slug = {r.slug: r for r in registry(settings)}
+            self._by_slug = crawl_retailers(self.crawler)
         return self._by_slug
 
     def selected(self) -> list[Retailer]:

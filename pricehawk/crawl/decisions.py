@@ -6,10 +6,11 @@ the tests share one definition of each rule.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 RobotsPolicy = Literal["parse", "allow_all", "disallow_all"]
@@ -83,9 +84,15 @@ def robots_allows(policy: RobotsPolicy, body: str, user_agent: str, url: str) ->
         return True
     if policy == "disallow_all":
         return False
+    return bool(_parsed_robots(body).can_fetch(url, user_agent))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_robots(body: str) -> Any:
+    """A robots.txt parsed once per body, not once per request (read-only afterwards)."""
     from protego import Protego
 
-    return bool(Protego.parse(body).can_fetch(url, user_agent))
+    return Protego.parse(body)
 
 
 def robots_agent_token(user_agent: str) -> str:
