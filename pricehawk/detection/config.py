@@ -34,7 +34,7 @@ class DetectorConfig:
     min_discount: float = 0.25
     min_saving_usd: float = 5.0
     # without an arithmetic signature, a drop this deep is a glitch...
-    extreme_discount: float = 0.75
+    extreme_discount: float = 0.78
     # ...raised by this much on a retailer's sale day (share of discounted products)
     sale_day_share: float = 0.25
     sale_day_margin: float = 0.05
@@ -67,7 +67,7 @@ class DetectorConfig:
     # installment counts a scraper may read instead of the price ("$54.13/mo")
     installments: tuple[int, ...] = (3, 4, 6, 12, 18, 24, 36, 48, 60)
     # a figure that is n x the payment of a price we never saw counts when that price would be
-    # between these shares of the reference and of the window's high (sales reach 70% off;
+    # between these shares of the reference and of the recent high (sales reach 70% off;
     # a sale ends back at the regular price)
     installment_low: float = 0.3
     installment_high: float = 1.3

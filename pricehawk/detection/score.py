@@ -195,9 +195,9 @@ def assess(
             unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
             if sig.typed_price(price, grid, upper in cfg.nine_endings):
                 # a whole-unit figure on the grid: a payment only of a price like the recent
-                plausible = (min(usual) * 0.98, max(recent) * 1.02)
+                plausible = (min(tail) * 0.98, max(tail) * 1.02)
             else:
-                plausible = (cfg.installment_low * reference, cfg.installment_high * max(w_prices))
+                plausible = (cfg.installment_low * reference, cfg.installment_high * max(recent))
             if sig.installment(
                 price, (), unseen, pack, minor, plausible, whole=grid >= 10, endings=endings
             ):

@@ -162,7 +162,7 @@ def installment(
     """n when the price is a shelf price split into n payments: a scrape error, not a deal.
 
     The page's "or $54.13/mo" read as the price. Seen: the figure is one of `refs` (prices the
-    page showed) divided by n, to the minor unit (rounded or cut). Unseen (the page moved to a
+    page showed) divided by n, rounded to the minor unit. Unseen (the page moved to a
     price we never saw, e.g. a sale started): n x the figure lands, within n half-units of
     rounding, on a shelf price in `plausible` (low, high) — which a typed price almost never
     does: 24.99 x n ends n cents short of a whole unit, never on x.99 or x.00. `whole`: the
@@ -175,8 +175,7 @@ def installment(
         if n == pack:
             continue
         for ref in refs:
-            share = ref / n
-            if abs(price - share) <= half * 1.01 or 0 <= share - price < minor * 0.999:
+            if abs(price - ref / n) <= half * 1.01:  # computed, so rounded (never cut)
                 return n
         if plausible is None:
             continue
