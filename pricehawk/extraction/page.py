@@ -14,6 +14,7 @@ from w3lib.encoding import html_to_unicode
 
 from pricehawk.extraction.prices import country_from_url, normalise_locale
 
+_CUSTOM_PRICE_TAG = re.compile(r"<[a-zA-Z][\w-]*-price\b|<price-[a-zA-Z]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
@@ -51,7 +52,11 @@ def parse(html: str | bytes, url: str, *, locale: str | None = None) -> Page | N
     base_el = next((b for b in doc.iter("base") if b.get("href")), None)
     if base_el is not None:
         base = urljoin(url, base_el.get("href", ""))
-    return Page(doc=doc, url=url, base_url=base, locale=locale or page_locale(doc, url))
+    page = Page(doc=doc, url=url, base_url=base, locale=locale or page_locale(doc, url))
+    # Whether any custom element is named for a price (<sale-price>): a regex over the source
+    # is ten times cheaper than looking for them in the tree.
+    page.memo["custom_price_tags"] = bool(_CUSTOM_PRICE_TAG.search(text))
+    return page
 
 
 def page_locale(doc: HtmlElement, url: str) -> str | None:

@@ -776,7 +776,10 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
     root = buy_box(page)
     title_path = _title_path(page)
     own = own_region_words(page)
-    els = price_elements(root if buy_box_only and root is not None else doc)
+    els = price_elements(
+        root if buy_box_only and root is not None else doc,
+        custom_tags=page.memo.get("custom_price_tags", True),
+    )
     ids = {id(e) for e in els}
     wrapped = _wrappers_of_prices(els, ids, sep)
     cache: dict[HtmlElement, Region] = {}
@@ -882,11 +885,14 @@ _CUSTOM_PRICE_TAGS = lxml.etree.XPath(
 )
 
 
-def price_elements(doc: HtmlElement) -> list[HtmlElement]:
+def price_elements(doc: HtmlElement, *, custom_tags: bool = True) -> list[HtmlElement]:
     """Elements whose class/id/test hook names a price, and struck-through amounts, in order
-    (`doc` may also be a subtree)."""
+    (`doc` may also be a subtree). `custom_tags=False` skips the scan for <sale-price>-style
+    elements (the caller knows the page has none: the scan costs as much as the rest)."""
     body = doc.find("body") if doc.tag == "html" else doc
     out = _price_elements(doc, body)
+    if not custom_tags:
+        return out
     custom = _CUSTOM_PRICE_TAGS(body if body is not None else doc)
     if custom and isinstance(custom, list):
         # Rare: merge them in document order (a position map costs one pass).
@@ -959,34 +965,24 @@ def _text_scan(
     title_path: frozenset[HtmlElement],
     own_words: frozenset[str] = frozenset(),
 ) -> Iterable[Scored]:
-    """Prices in the buy box that no class names: short text nodes with a currency."""
+    """Prices in the buy box that no class names: short text nodes with a currency, and text
+    that follows an element inside its parent (one pass over the buy box)."""
+    sep = decimal_separator_for(page.locale)
     for i, el in enumerate(root.iter()):
-        if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS or el.tag == "h1":
+        if not isinstance(el.tag, str):
             continue
-        own_text = (el.text or "").strip()
-        if len(el) and not (_CURRENCY_IN_TEXT.search(own_text) and _DIGIT.search(own_text)):
-            # "<strong><span>29,900</span>원</strong>", "899,<span>00</span> zł": a short
-            # element whose whole text is one price (one amount, not "32 GB + $250.00").
-            whole = el.text_content()
-            if len(whole) <= 25 and len(_AMOUNT.findall(whole)) == 1:
-                own_text = price_text(el, decimal_separator_for(page.locale))
-        if not own_text or len(own_text) > 30 or not _CURRENCY_IN_TEXT.search(own_text):
-            continue
-        if _SR_ONLY.search(el.get("class") or "~"):
-            continue  # a screen-reader copy of a price shown next to it
-        if not re.search(r"\d", own_text) or _hidden(el) or own_text[0] in ".,":
-            continue
-        region = _region(el, root, cache, title_path, own_words)
-        scored = _score(el, own_text, region, order=base + i, page=page, currency=currency)
-        if scored is not None:
-            yield replace(scored, score=scored.score - 1.5, soft_list=False)
-    for i, el in enumerate(root.iter()):
+        if el.tag not in _SKIP_TAGS and el.tag != "h1":
+            got = _own_text_reading(
+                el, root, page, currency, cache, base + i, title_path, sep, own_words
+            )
+            if got is not None:
+                yield got
         # Text after an element belongs to its parent: "<span>Sale Price:</span>$45.00 ...".
-        tail = (el.tail or "").strip() if isinstance(el.tag, str) else ""
-        parent = el.getparent()
-        if not tail or len(tail) > 30 or parent is None or parent.tag in _SKIP_TAGS:
+        tail = (el.tail or "").strip()
+        if not tail or len(tail) > 30 or tail[0] in ".," or not _DIGIT.search(tail):
             continue
-        if not _CURRENCY_IN_TEXT.search(tail) or not _DIGIT.search(tail) or tail[0] in ".,":
+        parent = el.getparent()
+        if parent is None or parent.tag in _SKIP_TAGS or not _CURRENCY_IN_TEXT.search(tail):
             continue
         if _hidden(parent):
             continue
@@ -998,6 +994,40 @@ def _text_scan(
         )
         if scored is not None:
             yield replace(scored, score=scored.score - 1.5, soft_list=False)
+
+
+def _own_text_reading(
+    el: HtmlElement,
+    root: HtmlElement,
+    page: Page,
+    currency: str | None,
+    cache: dict[HtmlElement, Region],
+    order: int,
+    title_path: frozenset[HtmlElement],
+    sep: str | None,
+    own_words: frozenset[str] = frozenset(),
+) -> Scored | None:
+    own_text = (el.text or "").strip()
+    if (
+        len(el)
+        and len(el) <= 4
+        and el not in title_path
+        and not (_CURRENCY_IN_TEXT.search(own_text) and _DIGIT.search(own_text))
+    ):
+        # "<strong><span>29,900</span>원</strong>", "899,<span>00</span> zł": a short
+        # element whose whole text is one price (one amount, not "32 GB + $250.00").
+        whole = el.text_content()
+        if len(whole) <= 25 and len(_AMOUNT.findall(whole)) == 1:
+            own_text = price_text(el, sep)
+    if not own_text or len(own_text) > 30 or not _CURRENCY_IN_TEXT.search(own_text):
+        return None
+    if _SR_ONLY.search(el.get("class") or "~"):
+        return None  # a screen-reader copy of a price shown next to it
+    if not _DIGIT.search(own_text) or _hidden(el) or own_text[0] in ".,":
+        return None
+    region = _region(el, root, cache, title_path, own_words)
+    scored = _score(el, own_text, region, order=order, page=page, currency=currency)
+    return None if scored is None else replace(scored, score=scored.score - 1.5, soft_list=False)
 
 
 def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False) -> VisibleReading:
