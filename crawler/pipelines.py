@@ -73,6 +73,7 @@ class StorePipeline:
         self.stored = 0
         self.anomalies = 0
         self.ticker: task.LoopingCall | None = None
+        self.redis: Any = None  # one client for the crawl, made on the first announcement
         # The detector compares prices across currencies with the deployment's own rates.
         self.detector_config = config_for(settings.currency_rates)
 
@@ -152,9 +153,13 @@ class StorePipeline:
     def _announce(self, anomaly_ids: list[int]) -> None:
         # Redis pub/sub is for the Airflow AssetWatcher; the worker hears the NOTIFY.
         try:
-            client = connect_redis(self.settings)
-            for anomaly_id in anomaly_ids:
-                client.publish(key(self.settings, "anomalies"), str(anomaly_id))
+            if self.redis is None:
+                self.redis = connect_redis(self.settings)
+            channel = key(self.settings, "anomalies")
+            with self.redis.pipeline(transaction=False) as pipe:  # one round trip per batch
+                for anomaly_id in anomaly_ids:
+                    pipe.publish(channel, str(anomaly_id))
+                pipe.execute()
         except Exception:
             log.warning("could not announce anomalies on Redis", exc_info=True)
 
@@ -171,6 +176,8 @@ class StorePipeline:
             log.info("stored %s observations, flagged %s anomalies", self.stored, self.anomalies)
             if self.pool is not None:
                 self.pool.close()
+            if self.redis is not None:
+                self.redis.close()
 
         d.addBoth(done)
         await maybe_deferred_to_future(d)
