@@ -192,8 +192,12 @@ def replay(rows: Rows, config: DetectorConfig) -> Iterator[Finding]:
             (k >= config.min_history)
             & (ps <= (1 - config.min_discount) * level)
             & (np.abs(p1 - ps) > config.seen_tolerance * ps)
-            & ((level - ps) * usd_of[by_listing] >= config.min_saving_usd)
             & (ps > 0)
+            & (
+                ((level - ps) * usd_of[by_listing] >= config.min_saving_usd)
+                # a page this new is judged against the market first (see `assess`)
+                | ((k < config.min_window_points) & has_gtin[by_listing])
+            )
         )
     new_gtin = (k < config.min_history) & has_gtin[by_listing]
     candidate_sorted = drop | new_gtin
@@ -234,7 +238,7 @@ def replay(rows: Rows, config: DetectorConfig) -> Iterator[Finding]:
         }
         history = (times_s[s:j].tolist(), ps[s:j].tolist(), float(at[i]), float(price[i]))
         anomaly = None
-        if j > start_of[j] and has_gtin[i]:
+        if k[j] >= config.min_window_points and has_gtin[i]:
             # other retailers' prices add at most PEER_BONUS to an anomaly's confidence: look
             # them up only for an anomaly they could lift to a confirmation
             anomaly = assess(*history, **args)

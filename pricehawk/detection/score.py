@@ -118,16 +118,16 @@ def assess(
     usd = cfg.rate(currency) or 1.0
     if n < cfg.min_history:
         return _against_peers(price, peers, usd, currency, pack, cfg) if peers else None
-    if n < cfg.min_window_points and peers:
-        # a page this new has no usual price of its own yet: the market's speaks first
-        against = _against_peers(price, peers, usd, currency, pack, cfg)
-        if against is not None:
-            return against
     level = recent_level(prices, cfg.level_points)
     if price > (1 - cfg.min_discount) * level:
         return None  # not a sudden drop from the current level: nothing more to look at
     if abs(prices[-1] - price) <= cfg.seen_tolerance * price:
         return None  # the same low price was already there: flagged (or dismissed) then
+    if n < cfg.min_window_points and peers:
+        # a page this new has no usual price of its own yet: the market's speaks first
+        against = _against_peers(price, peers, usd, currency, pack, cfg)
+        if against is not None:
+            return against
 
     if (level - price) * usd < cfg.min_saving_usd:
         return None  # the reference is at most the level: too small a saving either way
