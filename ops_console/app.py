@@ -1,39 +1,36 @@
 """PriceHawk operator console: `pricehawk console` (or `streamlit run ops_console/app.py`).
 
-Signed out, the only page is the sign-in form; signed in, every page is declared here.
+An `st.App` around the console's script (`main.py`: sign-in and the pages, run per browser
+session). `streamlit run` finds `app` below and serves it with uvicorn; the lifespan hook
+runs once when the process boots — before, and whether or not, anyone opens the console — and
+starts the metrics server (/metrics with pricehawk_console_*, /healthz, /readyz) on
+PRICEHAWK_CONSOLE_METRICS_PORT, so Prometheus can scrape an idle console.
 """
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from ops_console import data
+SCRIPT = Path(__file__).resolve().parent / "main.py"
 
-st.set_page_config(page_title="PriceHawk console", page_icon="🦅", layout="wide")
-data.start_metrics()
 
-operator = data.current_operator()
-if operator is None:
-    page = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")])
-else:
-    page = st.navigation(
-        {
-            "Pipeline": [
-                st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:",
-                        default=True),
-                st.Page("pages/retailers.py", title="Retailers", icon=":material/storefront:"),
-                st.Page("pages/queues.py", title="Queues", icon=":material/queue:"),
-                st.Page("pages/anomalies.py", title="Anomalies & glitches",
-                        icon=":material/troubleshoot:"),
-                st.Page("pages/notifications.py", title="Notifications",
-                        icon=":material/notifications:"),
-            ],
-            "Business": [
-                st.Page("pages/subscribers.py", title="Subscribers & revenue",
-                        icon=":material/group:"),
-            ],
-            "Operations": [
-                st.Page("pages/airflow.py", title="Airflow", icon=":material/air:"),
-                st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
-            ],
-        }
-    )  # fmt: skip
-page.run()
+@asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    """Process start: the metrics server; process end: stop it."""
+    # Imported here: the data layer's cached resources need the runtime st.App has started.
+    from ops_console import data
+
+    server = data.start_metrics()
+    try:
+        yield
+    finally:
+        if server is not None:
+            server.close()
+
+
+app = st.App(str(SCRIPT), lifespan=lifespan)

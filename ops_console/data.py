@@ -5,7 +5,6 @@ action runner the pages' buttons call. Pages hold no SQL and no business rules.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -28,6 +27,7 @@ from pricehawk.console.models import (
     RetailerRow,
     SubscriberSummary,
 )
+from pricehawk.metrics import MetricsServer, start_metrics_server
 from pricehawk.operators import Operator, sign_in
 from pricehawk.settings import SETTINGS, Settings, load_settings
 
@@ -81,20 +81,23 @@ def _redis(s: Settings) -> Any:
 
 
 @st.cache_resource(show_spinner=False)
-def _metrics_server(port: int) -> bool:
-    from prometheus_client import start_http_server
-
-    start_http_server(port)
-    return True
+def _metrics_server(port: int) -> MetricsServer | None:
+    # Readiness (/readyz) is PostgreSQL through the pages' own pool.
+    return start_metrics_server(settings(), "console", pool=pool(), port=port)
 
 
-def start_metrics() -> None:
-    """Serve pricehawk_console_* metrics when PRICEHAWK_CONSOLE_METRICS_PORT is set."""
+def start_metrics() -> MetricsServer | None:
+    """Serve /metrics (pricehawk_console_*), /healthz and /readyz on
+    PRICEHAWK_CONSOLE_METRICS_PORT (0: not served); once per process (app.py's lifespan)."""
     port = settings().console_metrics_port
-    if port:
-        # OSError: another console process on this host already serves the port.
-        with contextlib.suppress(OSError):
-            _metrics_server(port)
+    if port <= 0:
+        return None
+    try:
+        return _metrics_server(port)
+    except OSError as exc:
+        # e.g. a second console on this host: the UI still runs, without its own metrics
+        log.warning("console: metrics port %s unavailable: %s", port, exc)
+        return None
 
 
 def refresh_s() -> int:

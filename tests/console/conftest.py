@@ -22,7 +22,9 @@ from pricehawk.settings import Settings, load_settings
 from tests.conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-APP = ROOT / "ops_console" / "app.py"
+# The script AppTest runs per session; `streamlit run` serves it through the st.App in app.py.
+APP = ROOT / "ops_console" / "main.py"
+SERVED_APP = ROOT / "ops_console" / "app.py"
 PASSWORD = "correct horse battery staple"
 PAGES = (
     "overview", "retailers", "queues", "anomalies", "notifications", "subscribers", "airflow",

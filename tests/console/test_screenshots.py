@@ -1,5 +1,6 @@
-"""A headless-chromium screenshot of every page (the console served by `streamlit run`
-against the demo's database), saved under artifacts/console/."""
+"""The console served by `streamlit run ops_console/app.py` against the demo's database: its
+metrics server is up from boot, and a headless-chromium screenshot of every page is saved
+under artifacts/console/."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_tool
-from tests.console.conftest import APP, PASSWORD, DemoDb
+from tests.console.conftest import PASSWORD, SERVED_APP, DemoDb
 
 pytestmark = pytest.mark.slow
 
@@ -39,15 +43,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def console_url(demo_db: DemoDb, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, **demo_db.env, "PRICEHAWK_CONSOLE_REFRESH": "3600"}
+@dataclass(frozen=True)
+class Served:
+    url: str  # the UI
+    metrics_url: str  # the metrics server app.py's lifespan starts
+
+
+@pytest.fixture(scope="module")
+def served(demo_db: DemoDb, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`streamlit run ops_console/app.py` (what `pricehawk console` runs), with its metrics
+    port; ready once Streamlit's health endpoint answers. No browser session is opened."""
+    port, metrics_port = _free_port(), _free_port()
+    env = {
+        **os.environ, **demo_db.env, "PRICEHAWK_CONSOLE_REFRESH": "3600",
+        "PRICEHAWK_CONSOLE_METRICS_PORT": str(metrics_port),
+        "PRICEHAWK_METRICS_ADDR": "127.0.0.1",
+    }  # fmt: skip
     for k in ("AIRFLOW_API_URL", "AIRFLOW_API_TOKEN", "AIRFLOW_API_USER"):
         env.pop(k, None)
-    log = (tmp_path / "streamlit.log").open("w")
+    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(SERVED_APP), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -63,9 +80,9 @@ def console_url(demo_db: DemoDb, tmp_path: Path) -> Iterator[str]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text())
+            pytest.fail("streamlit did not start: " + log_path.read_text())
         time.sleep(0.3)
-    yield url
+    yield Served(url, f"http://127.0.0.1:{metrics_port}")
     proc.terminate()
     try:
         proc.wait(timeout=3)
@@ -75,6 +92,28 @@ def console_url(demo_db: DemoDb, tmp_path: Path) -> Iterator[str]:
     log.close()
 
 
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_the_console_process_serves_metrics_from_boot(served: Served) -> None:
+    # Streamlit answers and nobody has opened the console: the lifespan hook started it.
+    status, body = _get(served.metrics_url + "/metrics")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    (info,) = families["pricehawk_build_info"].samples
+    assert info.labels["process"] == "console" and info.value == 1
+    # the data layer's families, named as docs/metrics.md lists them
+    assert {"pricehawk_console_query_seconds", "pricehawk_console_actions"} <= set(families)
+    assert _get(served.metrics_url + "/healthz") == (200, "ok\n")
+    # readiness is PostgreSQL through the console's own pool
+    assert _get(served.metrics_url + "/readyz") == (200, "ok   postgres: ok\n")
+
+
 def _settled(page: Any, marker: str) -> None:
     """Wait until the page's script has drawn its last part and Streamlit is idle."""
     page.get_by_text(marker).first.wait_for(timeout=30000)
@@ -82,7 +121,8 @@ def _settled(page: Any, marker: str) -> None:
     page.wait_for_timeout(300)  # charts draw after the script ends
 
 
-def test_screenshot_every_page(console_url: str, artifacts_dir: Path) -> None:
+def test_screenshot_every_page(served: Served, artifacts_dir: Path) -> None:
+    console_url = served.url
     chromium = require_tool("chromium", "/usr/bin/chromium")
     from playwright.sync_api import sync_playwright
 

@@ -216,8 +216,7 @@ def test_servicemonitor_scrapes_each_component_on_a_port_it_has(
 ) -> None:
     monitor = next(iter(of_kind(objects, "ServiceMonitor").values()))
     wanted = set(monitor["spec"]["selector"]["matchExpressions"][0]["values"])
-    # console: see values.yaml console.scrape
-    assert wanted == {"portal", "worker", "crawler", "exporter"}
+    assert wanted == {"portal", "worker", "crawler", "exporter", "console"}
     endpoint_ports = {e["port"] for e in monitor["spec"]["endpoints"]}
     for svc in of_kind(objects, "Service").values():
         component = svc["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -225,6 +224,23 @@ def test_servicemonitor_scrapes_each_component_on_a_port_it_has(
         if component in wanted:
             assert len(ports & endpoint_ports) == 1, svc["metadata"]["name"]
         assert "pricehawk" in svc["metadata"]["name"]  # the rules' up{job=~".*pricehawk.*"}
+
+
+def test_console_metrics_port_is_the_one_scraped(objects: list[dict[str, Any]]) -> None:
+    deploy = of_kind(objects, "Deployment")["pricehawk-console"]
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert int(env["PRICEHAWK_CONSOLE_METRICS_PORT"]) == ports["metrics"]
+    service = of_kind(objects, "Service")["pricehawk-console"]
+    assert {"name": "metrics", "port": ports["metrics"], "targetPort": "metrics"} in service[
+        "spec"
+    ]["ports"]
+    # off by choice: no longer selected by the ServiceMonitor
+    values = copy.deepcopy(PROD)
+    values["console"] = {"scrape": False}
+    monitor = next(iter(of_kind(render(values), "ServiceMonitor").values()))
+    assert "console" not in monitor["spec"]["selector"]["matchExpressions"][0]["values"]
 
 
 def test_prometheusrule_is_the_rules_file_with_our_runbook_base(
