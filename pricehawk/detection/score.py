@@ -142,6 +142,12 @@ def assess(
         return None  # a level the page keeps returning to: another variant's price
     hl = cfg.half_life_s
     weights = [0.5 ** ((t - ti) / hl) for ti in w_times]
+    # list price / price over the window, where the page shows one (inflated or honest)
+    ratios = [
+        lp / p
+        for lp, p in zip(list_prices[start:], w_prices, strict=False)
+        if lp and p > 0
+    ] if list_prices and list_price is not None else []  # fmt: skip
     baseline = weighted_median(w_prices, weights)
     reference = min(baseline, level)
     discount = 1 - price / reference
@@ -218,7 +224,7 @@ def assess(
             edit = None
             # a digit edit is evidence only of a price the page held (twice in five crawls):
             # on a listing whose price moves every crawl, the intended price is unknown
-            held = [r for r in refs if sum(1 for p in recent if abs(p - r) <= 1e-9 * r) >= 2]
+            held = [r for r in refs if recent.count(r) >= 2]
             need = cfg.min_edit_candidates * (cfg.sale_day_edit_factor if sale_day else 1.0)
             if cfg.deal_band[0] <= discount <= cfg.deal_band[1]:
                 need *= cfg.deal_band_edit_factor  # where lightning deals land: coincidences
@@ -245,7 +251,7 @@ def assess(
         # and a list price that moved with the price says the regular price moved too (a
         # reprice or a new model): its usual ratio to the price gives the regular price now
         regular = min(reference, last)
-        implied = _implied_regular(list_price, list_prices, prices)
+        implied = _implied_regular(list_price, ratios)
         if implied is not None and implied < regular:
             regular = implied
             reasons.append(f"the list price now implies a regular price of {implied:.2f}")
@@ -264,8 +270,7 @@ def assess(
         confidence += 0.05
         reasons.append(f"a new all-time low (was {low:.2f})")
     if list_price is not None and list_prices:
-        honest = [lp / p for lp, p in zip(list_prices, prices, strict=False) if lp and p > 0]
-        if honest and median(honest) <= 1.15 and list_price >= reference * 0.95:
+        if ratios and median(ratios) <= 1.15 and list_price >= reference * 0.95:
             confidence += 0.03
             reasons.append(f"{1 - price / list_price:.0%} below the list price")
     if peers:
@@ -291,14 +296,9 @@ def assess(
     )
 
 
-def _implied_regular(
-    list_price: float | None, list_prices: Sequence[float | None], prices: Sequence[float]
-) -> float | None:
+def _implied_regular(list_price: float | None, ratios: Sequence[float]) -> float | None:
     """The regular price the page's list price implies, from their usual ratio (3+ points)."""
-    if not list_price or not list_prices:
-        return None
-    ratios = [lp / p for lp, p in zip(list_prices, prices, strict=False) if lp and p > 0]
-    if len(ratios) < 3:
+    if not list_price or len(ratios) < 3:
         return None
     return list_price / median(ratios)
 
