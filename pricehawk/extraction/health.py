@@ -77,14 +77,15 @@ _CONSENT_HOST = re.compile(r"^consent\.|/consent\b|cmp\.|privacy-?gate", re.IGNO
 _ERROR_TITLE = re.compile(
     r"\b(?:404|410|500|502|503|504)\b|not found|page (?:not found|does not exist|unavailable)|"
     r"\berror\b|something went wrong|oops|no encontrada|nicht gefunden|introuvable|"
-    r"service unavailable|temporarily unavailable|under maintenance|bad gateway",
+    r"service unavailable|temporarily unavailable|under maintenance|bad gateway|be back soon",
     re.IGNORECASE,
 )
 _ERROR_TEXT = re.compile(
     r"page (?:you (?:were )?(?:are )?looking for|you requested) (?:could not be found|"
     r"(?:does not|doesn'?t) exist|(?:is|was) not found|cannot be found|no longer exists)|"
     r"\b404\b.{0,40}not found|we couldn'?t find (?:that|this|the) page|"
-    r"product (?:is )?no longer available|this (?:product|item|page) (?:is no longer|cannot be)",
+    r"product (?:is )?no longer available|this (?:product|item|page) (?:is no longer|cannot be)|"
+    r"down for maintenance|scheduled maintenance|(?:store|site|shop) is temporarily unavailable",
     re.IGNORECASE,
 )
 _SHELL_ROOT = re.compile(

@@ -87,6 +87,20 @@ _RANGE = re.compile(
 )
 
 
+_RANGE_SEP = re.compile(r"\s[-–—]\s?|\s?[–—~～〜]\s?|\sto\s|\sbis\s|\sà\s|\sa\s")
+
+
+def split_price_range(text: str) -> tuple[str, str] | None:
+    """ "$20.00 – $35.00" -> ("$20.00", "$35.00"); None when the text is not a range."""
+    m = _RANGE.search(text)
+    if m is None:
+        return None
+    sep = _RANGE_SEP.search(text, m.start())
+    if sep is None:
+        return None
+    return text[: sep.start()], text[sep.end() :]
+
+
 def is_price_range(text: str) -> bool:
     """ "$20.00 – $35.00", "19,99 bis 29,99 €": two amounts as a range."""
     return bool(_RANGE.search(text))

@@ -19,11 +19,16 @@ from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Candidate
 from pricehawk.extraction.page import Page
-from pricehawk.extraction.prices import decimal_separator_for, is_price_range, parse_price_text
+from pricehawk.extraction.prices import (
+    decimal_separator_for,
+    is_price_range,
+    parse_price_text,
+    split_price_range,
+)
 
 _PRICE_WORDS = (
     "price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris", "prc",
-    "money", "amount", "cost", "uvp", "rrp", "msrp",
+    "money", "amount", "cost", "uvp", "rrp", "msrp", "compare",
 )  # fmt: skip
 _HOOK_ATTRS = (
     "class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation",
@@ -60,7 +65,7 @@ _LABEL_FOR = lxml.etree.XPath("//label[@for=$i]")
 # Utility classes that strike a price through in CSS ("strike", "u__strike", "line-through").
 _STRUCK_CLASS = re.compile(
     r"(?:^|[\s_-])(?:strike|strikethrough|strike-?through|line-?through|crossed|crossout|"
-    r"strikeout)(?:$|[\s_-])",
+    r"strikeout|deleted|lthr)(?:$|[\s_-])",
     re.IGNORECASE,
 )
 
@@ -76,7 +81,9 @@ def is_struck(el: HtmlElement) -> bool:
     cls = el.get("class")
     # Substring checks first: this runs on every element of every page.
     return bool(
-        cls and ("trike" in cls or "hrough" in cls or "ross" in cls) and _STRUCK_CLASS.search(cls)
+        cls
+        and any(k in cls for k in ("trike", "hrough", "ross", "elet", "lthr"))
+        and _STRUCK_CLASS.search(cls)
     )
 
 
@@ -122,7 +129,7 @@ _LIST = re.compile(
 # Hooks that mark the price to pay strongly enough to outweigh a list-price word nearby.
 _CURRENT_STRONG = re.compile(
     r"(?<!non-)(?<!non)sale(?!s-?tax)|special|final|current|(?<![a-z])now|actual|selling|reduced|promo|deal|"
-    r"primary",
+    r"primary|price[-_]*discount|discount(?:ed)?[-_]*price",
     re.IGNORECASE,
 )
 _NOT_PRICE_ATTR = re.compile(
@@ -131,7 +138,8 @@ _NOT_PRICE_ATTR = re.compile(
     r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
     r"freight|(?:^|[-_ ])tax(?!-?in(?:cl?)?(?:$|[-_ ]))(?:$|[-_ ]|es)|points|reward|sub-?total|"
     r"(?:cart|order|grand|basket)-?total|"
-    r"range|filter|slider|price-?excl?(?:$|[-_ ])|ex-?vat|excl-?(?:vat|tax)|net-?price|"
+    r"(?:^|[-_ ])range|filter|slider|price-?excl?(?:$|[-_ ])|ex-?vat|excl-?(?:vat|tax)|net-?price|"
+    r"price-?net(?:$|[-_ ])|"
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
     r"convert|approx|"
@@ -151,6 +159,7 @@ _NOT_PRICE_TEXT = re.compile(
     r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d|\bexcl\b|\bexkl\b|"
     r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bhors taxes?\b|\bsin iva\b|\bohne mwst\b|"
     r"\bz dostawą\b|\bwith delivery\b|\bincl(?:uding|\.)? (?:delivery|shipping)\b|"
+    r"\bzzgl\.?\s*(?:mwst|ust)\b|\bplus vat\b|\bhors tva\b|"
     r"\binkl\.? versand\b|\bavec livraison\b|\bcon env[ií]o\b|"
     r"税抜|税別|本体価格|不含税",
     re.IGNORECASE,
@@ -167,7 +176,8 @@ _LIST_TEXT = re.compile(
 _MEMBER = re.compile(
     r"member|mitglied|membre|miembro|socio|loyalty|club(?:card)?|(?<![a-z])family|insider|"
     r"rewards?(?![a-z])|prime(?![a-z])|circle|(?<![a-z])cmr(?![a-z])|(?<![a-z])vip(?![a-z])|"
-    r"lidl-? ?plus|plus价|plus-?price|会员|회원|와우|wow-?price|card-?holder|with (?:our|the) card",
+    r"lidl-? ?plus|plus价|plus-?price|会员|회원|와우|wow-?price|card-?holder|with (?:our|the) card|"
+    r"card-?price|картой|with (?:\w+ )?card\b|con tarjeta|mit (?:der )?karte|avec (?:la )?carte",
     re.IGNORECASE,
 )
 # ... unless the label says the opposite ("Non-member price", "Pris utan IKEA Family").
@@ -213,7 +223,7 @@ _BUY_BOX = re.compile(
     re.IGNORECASE,
 )
 _CURRENCY_IN_TEXT = re.compile(
-    r"[$€£¥₹₩₽₺₪฿₫₱₴円원]|\b(?:USD|EUR|GBP|CAD|AUD|CLP|MXN|BRL|JPY|CHF|SEK|NOK|DKK|PLN|CZK|ARS|"
+    r"[$€£¥₹₩₽₺₪฿₫₱₴₦₸৳₲₡₾₼円원]|\b(?:USD|EUR|GBP|CAD|AUD|CLP|MXN|BRL|JPY|CHF|SEK|NOK|DKK|PLN|CZK|ARS|"
     r"COP|INR|NZD|AED|SAR|RON|HUF|TRY|PEN|ZAR|HKD|SGD|TWD|CNY|KRW|UAH|(?i:kr|zł|kč|ft|lei|tl)|"
     r"R\$|Rs\.?|RM|Rp|S/|R)(?:\b|\s|\d)|:-|,-",
 )
@@ -406,7 +416,8 @@ def _label_text(el: HtmlElement) -> str:
 # What may follow a price and unmake it: a tax-exclusive mark, a per-month or offers count.
 _AFTER_NOT_PRICE = re.compile(
     r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bexcl|\bexkl|\bnetto\b|\bhors taxes?\b|"
-    r"\bsin iva\b|\bbez dph\b|/\s*(?:mo|month|mes|monat|mois)\b|\boffers?\b|\bbuying options\b",
+    r"\bsin iva\b|\bbez dph\b|/\s*(?:mo|month|mes|monat|mois)\b|\boffers?\b|\bbuying options\b|"
+    r"\bzzgl\.?\s*(?:mwst|ust)|\bplus vat\b|\+\s*vat\b|\bhors tva\b|\bht\b",
     re.IGNORECASE,
 )
 
@@ -646,6 +657,11 @@ _MAIN_PRICE_HOOK = re.compile(
     r"product-?price|main-?price|sale-?price|current-?price|final-?price|price-?now",
     re.IGNORECASE,
 )
+_DISCOUNTED_PRICE = re.compile(
+    r"price[-_]*discount(?:ed)?(?![-_]?(?:percent|rate|label|badge|amount))|"
+    r"discount(?:ed)?[-_]*price",
+    re.IGNORECASE,
+)
 _UNIT_HOOK = re.compile(r"per-?unit|unit-?price|price-?per(?!-?sellable)", re.IGNORECASE)
 
 
@@ -679,9 +695,23 @@ def _css_struck(el: HtmlElement, page: Page) -> bool:
     return bool(classes and cls and not classes.isdisjoint(cls.split()))
 
 
+def _note_range(page: Page, text: str, currency: str | None) -> None:
+    """Remember a buy-box price range: with nothing else, its ends are the candidates."""
+    parts = split_price_range(text)
+    if parts is None or "range" in page.memo:
+        return
+    low, cur = parse_price_text(parts[0], locale=page.locale, currency=currency, url=page.url)
+    high, cur2 = parse_price_text(parts[1], locale=page.locale, currency=currency, url=page.url)
+    if low is not None and high is not None and low < high:
+        page.memo["range"] = (low, high, cur or cur2 or currency, text)
+
+
 def _not_price_hooks(hooks: str) -> bool:
     """Hooks that name something other than the price; a "unitPrice" id next to a
-    "productPrice" class is the product's price (Yodobashi), whatever the id says."""
+    "productPrice" class is the product's price (Yodobashi), whatever the id says; and a
+    "price--discount" class names the discounted price, not a discount badge."""
+    if _DISCOUNTED_PRICE.search(hooks):
+        hooks = _DISCOUNTED_PRICE.sub(" ", hooks)
     m = _NOT_PRICE_ATTR.search(hooks)
     if m is None:
         return False
@@ -713,6 +743,8 @@ def _score(
     if _NOT_PRICE_TEXT.search(text) or (hooks and _not_price_hooks(hooks)):
         return None
     if is_price_range(text):
+        if region.buy_box and not region.bad:
+            _note_range(page, text, currency)
         return None  # "$20.00 – $35.00": the variant is not chosen yet
     if _NOT_PRICE_TEXT.search(label) and not _CURRENT_TEXT.search(label):
         return None
@@ -823,7 +855,7 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
         scored = _score(el, text, region, order=order, page=page, currency=currency)
         if scored is not None:
             out.append(_with_context_currency(scored, el, page))
-    if not any(s.in_buy_box and not s.is_list for s in out) and root is not None:
+    if not any(s.in_buy_box and not s.is_list and not s.member for s in out) and root is not None:
         out.extend(_text_scan(root, page, currency, cache, len(els), title_path, own))
         if not any(s.in_buy_box and not s.is_list for s in out):
             out.extend(_button_scan(root, page, currency, len(els)))
@@ -1057,6 +1089,14 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
     current = sorted((s for s in scored if not s.is_list), key=lambda s: -s.score)
     availability = _visible_availability(page)
     if not current or current[0].score < 1.5:
+        if "range" in page.memo:
+            # "$59.00 – $89.00" and no variant chosen: undecided, with both ends as candidates.
+            low, high, cur, text = page.memo["range"]
+            cands = (
+                Candidate(low, cur, "visible", text),
+                Candidate(high, cur, "visible", text),
+            )
+            return VisibleReading(candidates=cands, availability=availability)
         return VisibleReading(availability=availability)
     best = current[0]
     rivals = [s for s in current[1:] if s.price != best.price and s.score >= best.score - 0.75]
