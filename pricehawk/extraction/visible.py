@@ -33,7 +33,7 @@ _PRICE_WORDS = (
 _HOOK_ATTRS = (
     "class", "id", "itemprop", "data-testid", "data-test", "data-qa", "data-automation",
     "data-hook", "data-test-id", "data-qa-id", "data-cy", "data-automation-id", "data-selector",
-    "data-dmid",
+    "data-dmid", "data-selenium", "data-auto-id",
 )  # fmt: skip
 _HOOK_WORD = re.compile("|".join(_PRICE_WORDS), re.IGNORECASE)
 # Tags a displayed price lives in. Links, list items, icons and form controls are left out on
@@ -88,6 +88,7 @@ def is_struck(el: HtmlElement) -> bool:
 
 
 _DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
 _AMOUNT = re.compile(r"\d[\d.,'’ ]*")
 # A product page shows tens of prices; thousands means a listing or a hostile page.
 _MAX_CANDIDATES = 400
@@ -111,6 +112,7 @@ _SYMBOL_AFTER_UNITS = re.compile(r"\d\s*([€$£]|kr|zł|Kč|Ft|Lei)\s*$")
 # Parts of a price that its container reads as a whole ("a-price-whole", "price__currency").
 _PART = re.compile(
     r"(?:^|[-_ ])(?:whole|fraction|decimals?|cents?|symbol|currency|integer|dollars|int|dec|"
+    r"characteristic|mantissa|mark|"
     r"sup|sub|label|title|heading|wrapper|container|tag|icon)(?:$|[-_ ])|price-?(?:label|title)",
     re.IGNORECASE,
 )
@@ -152,6 +154,7 @@ _NOT_PRICE_TEXT = re.compile(
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
     r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
     r"\bunit price\b|/\s*(?:ounce|pound|item|piece|sheet|sq\.? ?ft|meter|metre|roll|pack)\b|"
+    r"\bas low as\b|\btrade-?in\b|^\s*(?:to|bis|hasta|até|tot)\b|"
     r"^\s*\+|\d\s*\+\s*$|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
@@ -191,6 +194,11 @@ _REFERENCE_TEXT = re.compile(
     r"\b30\s*(?:days?|dni|tage?n?|jours|giorni|d[ií]as|dagen|dn[ií]|nap|zile|päivää)\b|"
     r"lowest price|niedrigste|prix le plus bas|najniższa|prezzo più basso|precio más bajo|"
     r"laagste prijs|nejnižší|legalacsonyabb|cel mai mic",
+    re.IGNORECASE,
+)
+_SALE_LABEL = re.compile(
+    r"\bsale price\b|\bour price\b|\bdeal price\b|\bnow\b|\bangebot|\boferta\b|"
+    r"促销价|活动价|到手价|优惠价|特価|セール価格|할인가|판매가",
     re.IGNORECASE,
 )
 _CURRENT_TEXT = re.compile(
@@ -389,6 +397,14 @@ def _label_text(el: HtmlElement) -> str:
     prev = el.getprevious()
     while prev is not None and not isinstance(prev.tag, str):
         prev = prev.getprevious()
+    if prev is not None and not _LETTER.search(prev.text_content() or "") and not prev.tail:
+        # "<em>¥</em><span>199.00</span>": the symbol is no label; look at the parent's.
+        parent = el.getparent()
+        pprev = parent.getprevious() if parent is not None else None
+        if pprev is not None and isinstance(pprev.tag, str):
+            ptext = " ".join(pprev.text_content().split())
+            if len(ptext) <= 30 and not _DIGIT.search(ptext):
+                bits.append(ptext)
     if prev is not None:
         prev_text = " ".join(prev.text_content().split())
         if (
@@ -466,6 +482,7 @@ class Region:
     list_hint: bool
     hidden: bool = False
     member: bool = False
+    unselected: bool = False  # inside a tab or option the page shows as not selected
 
 
 def _region(
@@ -481,7 +498,7 @@ def _region(
     a bundle's page): there they name this product, not a neighbouring one."""
     chain: list[HtmlElement] = []
     node: HtmlElement | None = el.getparent()
-    inherited = Region(False, False, False, False, False, False)
+    inherited = Region(False, False, False, False, False, False, False)
     while node is not None:
         got = cache.get(node)
         if got is not None:
@@ -519,7 +536,8 @@ def _region(
         member = inherited.member or bool(
             hooks and _MEMBER.search(hooks) and not _NON_MEMBER.search(hooks)
         )
-        inherited = Region(bad, buy, struck, list_hint, hidden, member)
+        unselected = inherited.unselected or anc.get("aria-selected") == "false"
+        inherited = Region(bad, buy, struck, list_hint, hidden, member, unselected)
         cache[anc] = inherited  # keyed by element: keeps the lxml proxy (and its id) alive
     return inherited
 
@@ -695,6 +713,9 @@ def _css_struck(el: HtmlElement, page: Page) -> bool:
     return bool(classes and cls and not classes.isdisjoint(cls.split()))
 
 
+_RANGE_END_LABELS = frozenset({"to", "bis", "à", "hasta", "até", "tot", "до"})
+
+
 def _note_range(page: Page, text: str, currency: str | None) -> None:
     """Remember a buy-box price range: with nothing else, its ends are the candidates."""
     parts = split_price_range(text)
@@ -748,6 +769,10 @@ def _score(
         return None  # "$20.00 – $35.00": the variant is not chosen yet
     if _NOT_PRICE_TEXT.search(label) and not _CURRENT_TEXT.search(label):
         return None
+    if region.unselected or el.get("aria-selected") == "false":
+        return None  # the price of a tab or option the shopper has not chosen
+    if label.strip().lower() in _RANGE_END_LABELS:
+        return None  # "From $899 <To> $1,499": the end of a range
     if _REFERENCE_TEXT.search(label) or _REFERENCE_TEXT.search(text):
         return None  # "lowest price in the last 30 days": a legal reference, not a price
     if len(_AMOUNT.findall(text)) >= 2 and len(_CURRENCY_IN_TEXT.findall(text)) >= 2:
@@ -791,6 +816,8 @@ def _score(
         score += 1
     if re.fullmatch(r"[^\d]{0,6}[\d.,'\s ]+[^\d]{0,6}", text):
         score += 0.5  # the text is just a price, not a price inside a sentence
+    if _SALE_LABEL.search(label):
+        score += 1  # "Sale price", "促销价": the shop says this one is the price to pay
     if region.buy_box:
         score += 3
     if region.bad:
