@@ -71,8 +71,8 @@ class DetectorConfig:
     # a sale ends back at the regular price)
     installment_low: float = 0.3
     installment_high: float = 1.3
-    # an unseen intended price of a slip on a moving listing: within this of its recent range
-    loose_slip_tolerance: float = 0.03
+    # an unseen intended price of a slip on a moving listing: within this of a recent price
+    loose_slip_tolerance: float = 0.05
     # ...and only for plans up to this many payments (1/48 of some price fits any deep figure)
     unseen_installment_max: int = 36
     # currencies priced in whole units (their minor unit is 1, not 0.01)

@@ -193,19 +193,28 @@ def assess(
             # a pack's unit price of an unseen price among the recent ones (a moving page)
             kind = "unit_price"
             reasons.append(f"the price of one of the {pack} items the title announces")
-        divisor = None if kind else sig.loose_slip(
-            price, min(usual), max(usual), cfg.loose_slip_tolerance, minor,
-            endings if len(endings) == 1 else None,
-        )  # fmt: skip
+        divisor = (
+            None
+            if kind
+            else sig.loose_slip(
+                price,
+                usual,
+                cfg.loose_slip_tolerance,
+                minor,
+                endings if len(endings) == 1 else None,
+            )
+        )
         if not divisor and not kind:
             unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
             if sig.typed_price(price, grid, upper in cfg.nine_endings):
                 # a whole-unit figure on the grid: a payment only of a price like the recent
                 plausible = (min(tail) * 0.98, max(tail) * 1.02)
+                if max(tail) > 1.04 * min(tail):
+                    plausible = (last * 0.98, last * 1.02)  # a page between two levels
             else:
                 plausible = (cfg.installment_low * reference, cfg.installment_high * max(recent))
             if sig.installment(
-                price, (), unseen, pack, minor, plausible, whole=grid >= 10, endings=endings
+                price, (), unseen, pack, minor, plausible, grid=grid, endings=endings
             ):
                 return None  # the payment of a price the page moved to since we looked
         other = None
@@ -256,6 +265,8 @@ def assess(
             regular = implied
             reasons.append(f"the list price now implies a regular price of {implied:.2f}")
         depth = 1 - price / regular
+        if sale_day and regular < 0.9 * reference:
+            threshold -= cfg.sale_day_margin  # measured from the sale price itself already
         kind = "extreme_discount" if depth >= threshold else "deep_discount"
         confidence = _confidence_from_depth(depth, threshold)
         reasons.append(f"{discount:.0%} below the usual {reference:.2f}")
@@ -269,10 +280,10 @@ def assess(
     if price < low * 0.97:
         confidence += 0.05
         reasons.append(f"a new all-time low (was {low:.2f})")
-    if list_price is not None and list_prices:
-        if ratios and median(ratios) <= 1.15 and list_price >= reference * 0.95:
-            confidence += 0.03
-            reasons.append(f"{1 - price / list_price:.0%} below the list price")
+    honest = bool(ratios) and median(ratios) <= 1.15  # an inflated list price is no evidence
+    if list_price is not None and honest and list_price >= reference * 0.95:
+        confidence += 0.03
+        reasons.append(f"{1 - price / list_price:.0%} below the list price")
     if peers:
         peer_mid = median(peers)
         scores["peer_ratio"] = round(price / peer_mid, 4)
@@ -326,7 +337,7 @@ def _against_peers(
     if not sig.typed_price(price, grid, upper in cfg.nine_endings):
         unseen = [n for n in cfg.installments if n <= cfg.unseen_installment_max]
         plausible = (cfg.installment_low * min(peers), cfg.installment_high * max(peers))
-        if sig.installment(price, (), unseen, pack, minor, plausible, whole=grid >= 10):
+        if sig.installment(price, (), unseen, pack, minor, plausible, grid=grid):
             return None  # a new page's "or $x/mo" figure read as its price
     divisor = sig.decimal_slip(price, peers, cfg.currency_tolerance)
     kind = f"decimal_slip_{divisor}" if divisor else "below_market"

@@ -156,7 +156,7 @@ def installment(
     pack: int | None,
     minor: float = 0.01,
     plausible: tuple[float, float] | None = None,
-    whole: bool = False,
+    grid: float = 1.0,
     endings: frozenset[int] = frozenset({0, 99}),
 ) -> int | None:
     """n when the price is a shelf price split into n payments: a scrape error, not a deal.
@@ -165,12 +165,15 @@ def installment(
     page showed) divided by n, rounded to the minor unit. Unseen (the page moved to a
     price we never saw, e.g. a sale started): n x the figure lands, within n half-units of
     rounding, on a shelf price in `plausible` (low, high) — which a typed price almost never
-    does: 24.99 x n ends n cents short of a whole unit, never on x.99 or x.00. `whole`: the
-    currency is priced in whole units ending in 9 or 0 (MXN 1,549; JPY 12,980).
+    does: 24.99 x n ends n cents short of a whole unit, never on x.99 or x.00. `grid`: the
+    currency's price step when shops price in whole steps (MXN 10: 1,549; JPY 10: 12,980;
+    CLP 1,000: 189,990).
     A pack of n items announced in the title is the unit-price glitch instead.
     """
     refs = tuple(refs)
     half = minor / 2
+    if minor >= 1 and abs(price - round(price)) > 0.004:
+        return None  # a payment in a whole-unit currency is whole too (a USD 393.99 on ¥)
     for n in counts:
         if n == pack:
             continue
@@ -182,16 +185,20 @@ def installment(
         lo, hi = (price - half) * n, (price + half) * n
         if hi < plausible[0] or lo > plausible[1]:
             continue
-        if _shelf_between(lo, hi, whole, endings):
+        if _shelf_between(lo, hi, grid, endings):
             return n
     return None
 
 
-def _shelf_between(lo: float, hi: float, whole: bool, endings: frozenset[int]) -> bool:
+def _shelf_between(lo: float, hi: float, grid: float, endings: frozenset[int]) -> bool:
     """Whether [lo, hi] holds a price this shop would set: its own cents endings (x.99), or
-    in a whole-unit currency a whole number ending in 9 or 0."""
-    if whole:
-        return any(k % 10 in (0, 9) for k in range(math.ceil(lo - 1e-9), math.floor(hi) + 1))
+    in a whole-step currency a multiple of the step, or one or ten units below it."""
+    if grid >= 10:
+        step = round(grid)
+        return any(
+            k % step == 0 or step - k % step in (1, 10)
+            for k in range(math.ceil(lo - 1e-9), math.floor(hi) + 1)
+        )
     for base in range(math.floor(lo), math.floor(hi) + 1):
         for c in endings:
             if lo - 1e-9 <= base + c / 100 <= hi + 1e-9:
@@ -206,23 +213,23 @@ def endings_of(prices: Iterable[float]) -> frozenset[int]:
 
 def loose_slip(
     price: float,
-    low: float,
-    high: float,
+    recent: Iterable[float],
     tol: float,
     minor: float,
     endings: frozenset[int] | None,
 ) -> int | None:
-    """10 or 100 when the price is the point-moved digits of an unseen price in [low, high].
+    """10 or 100 when the price is the point-moved digits of an unseen price near a recent one.
 
     For listings whose price moves every crawl: the intended price is unknown, but it was
-    near the recent range and, when the shop keeps one cents ending (`endings`), ended so
-    (154.9x -> x.99 fits 15.49; 142.00 is no slip of a 1,420.99 page).
+    within `tol` of a price the page showed lately and, when the shop keeps one cents ending
+    (`endings`), ended so (154.9x -> x.99 fits 15.49; 142.00 is no slip of a 1,420.99 page).
     """
+    recent = tuple(recent)
     for divisor in (10, 100):
         lo, hi = price * divisor, (price + minor) * divisor - minor
-        if hi < low * (1 - tol) or lo > high * (1 + tol):
+        if not any(lo <= r * (1 + tol) and hi >= r * (1 - tol) for r in recent):
             continue
-        if minor >= 1 or endings is None or _shelf_between(lo, hi, False, endings):
+        if minor >= 1 or endings is None or _shelf_between(lo, hi, 1.0, endings):
             return divisor
     return None
 

@@ -450,9 +450,12 @@ def _tellable(
         return False
     if value <= (1 - TELLABLE_DEPTH) * min(recent):
         return True
-    if kind == "extreme_discount" or not any(abs(p - intended) < 0.005 for p in recent):
+    shown = sum(1 for p in recent if abs(p - intended) < 0.005)
+    if kind == "extreme_discount" or not shown:
         return False
     if kind in ("dropped_digit", "swapped_digits"):
+        if shown < 2:
+            return False  # a price shown once (a deal's first crawl) is no usual price yet
         # a digit edit lands on a shelf price like any deal's; it stands out only when a deal
         # had many other prices to land on (80+ in a 25% band): a 154.99 page at 54.99 is a
         # lightning deal as often as a dropped "1" (measured: ~4 deals per error); in the
