@@ -33,8 +33,9 @@ class DetectorConfig:
     # no alert below these: a change must be at least this deep and this large (in USD)
     min_discount: float = 0.25
     min_saving_usd: float = 5.0
-    # without an arithmetic signature, a drop this deep is a glitch...
+    # without an arithmetic signature, a drop this deep is a glitch (and worth this much)...
     extreme_discount: float = 0.78
+    min_extreme_saving_usd: float = 10.0
     # ...raised by this much on a retailer's sale day (share of discounted products)
     sale_day_share: float = 0.25
     sale_day_margin: float = 0.05

@@ -267,7 +267,8 @@ def assess(
         depth = 1 - price / regular
         if sale_day and regular < 0.9 * reference:
             threshold -= cfg.sale_day_margin  # measured from the sale price itself already
-        kind = "extreme_discount" if depth >= threshold else "deep_discount"
+        deep = depth >= threshold and (regular - price) * usd >= cfg.min_extreme_saving_usd
+        kind = "extreme_discount" if deep else "deep_discount"
         confidence = _confidence_from_depth(depth, threshold)
         reasons.append(f"{discount:.0%} below the usual {reference:.2f}")
         if z < cfg.min_robust_z:

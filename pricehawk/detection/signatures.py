@@ -20,6 +20,10 @@ _PACK = re.compile(
 )
 
 
+# How far a repricing bot nudges a shelf price, in minor units (x.99 -> x.94).
+BOT_CENTS = 4.5
+
+
 def pack_count(title: str | None) -> int | None:
     """How many items the title says the listing holds ("Pack of 12", "24-count"), if > 1."""
     if not title:
@@ -177,8 +181,11 @@ def installment(
     for n in counts:
         if n == pack:
             continue
+        # computed, so rounded (never cut); from 12 payments up, of a price a repricing bot
+        # nudged by a few cents too (a typed x.99 price x 12 still misses a x.99 by 11 cents)
+        slack = half * 1.01 + (BOT_CENTS * minor / n if n >= 12 else 0.0)
         for ref in refs:
-            if abs(price - ref / n) <= half * 1.01:  # computed, so rounded (never cut)
+            if abs(price - ref / n) <= slack:
                 return n
         if plausible is None:
             continue
