@@ -77,7 +77,8 @@ _CONSENT_HOST = re.compile(r"^consent\.|/consent\b|cmp\.|privacy-?gate", re.IGNO
 _ERROR_TITLE = re.compile(
     r"\b(?:404|410|500|502|503|504)\b|not found|page (?:not found|does not exist|unavailable)|"
     r"\berror\b|something went wrong|oops|no encontrada|nicht gefunden|introuvable|"
-    r"service unavailable|temporarily unavailable|under maintenance|bad gateway|be back soon",
+    r"service unavailable|temporarily unavailable|under maintenance|bad gateway|be back soon|"
+    r"(?:store|shop) (?:is )?(?:currently )?unavailable",
     re.IGNORECASE,
 )
 _ERROR_TEXT = re.compile(

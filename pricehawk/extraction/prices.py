@@ -53,14 +53,15 @@ _UNAMBIGUOUS_SYMBOLS: dict[str, str] = {
     "฿": "THB", "₫": "VND", "₱": "PHP", "₴": "UAH", "zł": "PLN", "kč": "CZK", "ft": "HUF",
     "lei": "RON", "r$": "BRL", "us$": "USD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD",
     "a$": "AUD", "au$": "AUD", "nz$": "NZD", "hk$": "HKD", "s$": "SGD", "sg$": "SGD",
-    "mx$": "MXN", "rm": "MYR", "rp": "IDR", "s/": "PEN", "s/.": "PEN", "rs": "INR", "rs.": "INR",
+    "mx$": "MXN", "rm": "MYR", "rp": "IDR", "s/": "PEN", "s/.": "PEN",
     "chf": "CHF", "fr.": "CHF", "eur": "EUR", "usd": "USD", "gbp": "GBP", "cad": "CAD",
     "aud": "AUD", "clp": "CLP", "mxn": "MXN", "brl": "BRL", "jpy": "JPY", "sek": "SEK",
     "nok": "NOK", "dkk": "DKK", "pln": "PLN", "czk": "CZK", "ars": "ARS", "cop": "COP",
     "inr": "INR", "nzd": "NZD", "chf.": "CHF", "円": "JPY", "元": "CNY", "руб": "RUB",
     "руб.": "RUB", "원": "KRW", "лв": "BGN", "лв.": "BGN", "grn": "UAH", "грн": "UAH",
     "€uro": "EUR", "₸": "KZT", "₦": "NGN", "ksh": "KES", "dh": "MAD", "tl": "TRY",
-    "nt$": "TWD", "rd$": "DOP", "kn": "EUR", "dkr": "DKK", "skr": "SEK", "nkr": "NOK",
+    "nt$": "TWD", "rd$": "DOP", "৳": "BDT", "₨": "PKR", "kn": "EUR", "dkr": "DKK",
+    "skr": "SEK", "nkr": "NOK",
 }  # fmt: skip
 
 # "$" means the local dollar (or peso) where one exists; elsewhere the US dollar.
@@ -75,6 +76,7 @@ _GENERIC_TLDS = frozenset(
      "cc", "fm", "ly", "to", "gg", "so", "sh", "ws", "la", "eu", "xyz", "online", "site"}
 )  # fmt: skip
 
+_PENCE = re.compile(r"(\d{1,2})\s*(p|¢)")
 # One separator followed by exactly two digits: the decimal separator, whatever the locale says.
 _DOT_CENTS = re.compile(r"[^\d.,]*\d+\.\d{2}[^\d.,]*")
 _COMMA_CENTS = re.compile(r"[^\d.,]*\d+,\d{2}[^\d.,]*")
@@ -169,6 +171,8 @@ def currency_for_symbol(symbol: str | None, *, locale: str | None, url: str) -> 
         return "CNY" if country == "CN" or (locale or "").lower().startswith("zh") else "JPY"
     if sym in {"kr", "kr.", ":-"}:
         return _KRONA_COUNTRIES.get(country or "", "SEK")
+    if sym in {"rs", "rs."}:
+        return {"PK": "PKR", "LK": "LKR", "NP": "NPR", "MU": "MUR"}.get(country or "", "INR")
     if sym == "r":
         return "ZAR"
     return None
@@ -256,6 +260,15 @@ def parse_price_text(
     if not text or not _DIGIT.search(text):
         return None, None
     text = text.strip()[:200]
+    pence = _PENCE.fullmatch(text)
+    if pence:
+        # "85p", "99¢": minor units only.
+        unit = (
+            "GBP"
+            if pence.group(2) == "p"
+            else (currency or default_currency(locale=locale, url=url))
+        )
+        return _clean(Decimal(pence.group(1)) / 100), unit
     sep = decimal_separator_for(locale)
     if sep == "," and _DOT_CENTS.fullmatch(text):
         sep = "."  # "2.99" on a German page (Lidl): a group of two digits is never thousands

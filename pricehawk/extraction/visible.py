@@ -104,6 +104,7 @@ _BADGE = re.compile(
     r"sav(?:e|ing)|discount|percent|per-?unit|unit-?price|install?ment|financ|badge",
     re.IGNORECASE,
 )
+_CENTS_FRAGMENT = re.compile(r"\s*[.,]?\d{1,2}\s*")
 _CAMEL_PART = re.compile(
     r"[a-z](?:Integer|Fraction|Decimal|Cents?|Symbol|Currency|CurrencyCode|Whole)(?![a-z])"
 )
@@ -137,7 +138,7 @@ _CURRENT_STRONG = re.compile(
 _NOT_PRICE_ATTR = re.compile(
     r"sav(?:e|ing)|discount(?!ed)|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
     r"price-?per(?!-?sellable)|monthly|month|install?ment|(?:^|[-_ ])emi(?:$|[-_ ])|financ|"
-    r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|"
+    r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|coupon|"
     r"freight|(?:^|[-_ ])tax(?!-?in(?:cl?)?(?:$|[-_ ]))(?:$|[-_ ]|es)|points|reward|sub-?total|"
     r"(?:cart|order|grand|basket)-?total|"
     r"(?:^|[-_ ])range|filter|slider|price-?excl?(?:$|[-_ ])|ex-?vat|excl-?(?:vat|tax)|net-?price|"
@@ -154,7 +155,8 @@ _NOT_PRICE_TEXT = re.compile(
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
     r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
     r"\bunit price\b|/\s*(?:ounce|pound|item|piece|sheet|sq\.? ?ft|meter|metre|roll|pack)\b|"
-    r"\bas low as\b|\btrade-?in\b|^\s*(?:to|bis|hasta|até|tot)\b|"
+    r"\bas low as\b|\btrade-?in\b|\bcoupon\b|\bgutschein\b|\bcup[oó]n\b|"
+    r"^\s*(?:to|bis|hasta|até|tot)\b|"
     r"^\s*\+|\d\s*\+\s*$|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
@@ -180,7 +182,8 @@ _MEMBER = re.compile(
     r"member|mitglied|membre|miembro|socio|loyalty|club(?:card)?|(?<![a-z])family|insider|"
     r"rewards?(?![a-z])|prime(?![a-z])|circle|(?<![a-z])cmr(?![a-z])|(?<![a-z])vip(?![a-z])|"
     r"lidl-? ?plus|plus价|plus-?price|会员|회원|와우|wow-?price|card-?holder|with (?:our|the) card|"
-    r"card-?price|картой|with (?:\w+ )?card\b|con tarjeta|mit (?:der )?karte|avec (?:la )?carte",
+    r"card-?price|картой|with (?:\w+ )?card\b|con tarjeta|mit (?:der )?karte|avec (?:la )?carte|"
+    r"nectar|extracare|adh[ée]rent|advantage card|no pix|via pix|(?<![a-z])pix(?![a-z])|boleto",
     re.IGNORECASE,
 )
 # ... unless the label says the opposite ("Non-member price", "Pris utan IKEA Family").
@@ -893,6 +896,8 @@ def _is_part(el: HtmlElement, hooks: str) -> bool:
     """A piece of a price ("a-price-whole", "price__currency"), not a whole price: a part-word
     hook and a text that is not a price on its own (ML's "andes-money-amount--cents-superscript"
     names a style of the whole amount)."""
+    if _CENTS_FRAGMENT.fullmatch(el.text_content()):
+        return True  # "<span class=price-centsPer>00</span>": the cents of a price around it
     if not (_PART.search(hooks) or _CAMEL_PART.search(hooks)):
         return False
     text = el.text_content().strip()
@@ -992,7 +997,15 @@ def _wrappers_of_prices(els: list[HtmlElement], ids: set[int], sep: str | None) 
     struck-through: the container's own text leaves struck parts out and still reads)."""
     wrapped: set[int] = set()
     for d in els:
-        if is_struck(d) or _PART.search(_hooks(d)) or not _DIGIT.search(d.text_content()):
+        hooks = _hooks(d)
+        text = d.text_content()
+        if (
+            is_struck(d)
+            or _PART.search(hooks)
+            or _CAMEL_PART.search(hooks)
+            or _CENTS_FRAGMENT.fullmatch(text)
+            or not _DIGIT.search(text)
+        ):
             continue
         for anc in d.iterancestors():
             key = id(anc)
