@@ -85,15 +85,24 @@ def product_info(conn: Any, product_id: int) -> dict[str, Any]:
 def peer_prices(
     conn: Any, gtin: str, product_id: int, at: datetime, max_age_s: float
 ) -> list[tuple[float, str]]:
-    """Latest price and currency of the same GTIN at other retailers within max_age_s of at."""
+    """Price level (median of the last 3) and currency of the same GTIN at other retailers.
+
+    Only listings seen within max_age_s of `at`; the median keeps a one-off error there
+    from vetoing (or vouching for) ours.
+    """
     rows = conn.execute(
         """
-        SELECT DISTINCT ON (p.id) o.price, o.currency FROM products p
+        SELECT p.id, min(o.currency) AS currency,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY o.price) AS price
+        FROM products p
         JOIN products me ON me.id = %(pid)s
-        JOIN price_observations o ON o.product_id = p.id
+        CROSS JOIN LATERAL (
+            SELECT price, currency, observed_at FROM price_observations
+            WHERE product_id = p.id AND observed_at <= %(at)s
+            ORDER BY observed_at DESC LIMIT 3) o
         WHERE p.gtin = %(gtin)s AND p.retailer_id <> me.retailer_id
-          AND o.observed_at <= %(at)s AND o.observed_at > %(at)s - make_interval(secs => %(age)s)
-        ORDER BY p.id, o.observed_at DESC
+        GROUP BY p.id
+        HAVING max(o.observed_at) > %(at)s - make_interval(secs => %(age)s)
         """,
         {"pid": product_id, "gtin": gtin, "at": at, "age": max_age_s},
     ).fetchall()

@@ -20,7 +20,7 @@ import numpy as np
 
 from pricehawk.detection.config import DetectorConfig
 from pricehawk.detection.models import Anomaly
-from pricehawk.detection.score import PEER_BONUS, assess
+from pricehawk.detection.score import PEER_BONUS, assess, median
 from pricehawk.detection.signatures import pack_count
 from pricehawk.validation.rules import decide
 
@@ -306,7 +306,7 @@ def _shares(ret: np.ndarray, discounted: np.ndarray) -> np.ndarray:
 
 
 class _PeerIndex:
-    """The latest USD price of a GTIN at each other retailer, as of a row's replay rank."""
+    """A GTIN's USD price level at each other retailer, as of a row's replay rank."""
 
     def __init__(
         self,
@@ -328,7 +328,7 @@ class _PeerIndex:
         self.usd, self.at = usd_price, at
 
     def latest(self, i: int, max_age: float) -> list[float]:
-        """Prices (USD) of row i's GTIN at other retailers seen within max_age before it."""
+        """Levels (USD) of row i's GTIN at other retailers seen within max_age before it."""
         out: list[float] = []
         g, own, r, t = int(self.gtin[i]), int(self.ret[i]), int(self.rank[i]), float(self.at[i])
         keys = self.keys
@@ -339,10 +339,10 @@ class _PeerIndex:
             end = int(np.searchsorted(keys, key + 1, side="left"))
             if key - g * self.width != own:
                 j = lo + int(np.searchsorted(self.sorted_rank[lo:end], r)) - 1
-                if j >= lo:
-                    row = int(self.rows[j])
-                    if t - float(self.at[row]) <= max_age:
-                        out.append(float(self.usd[row]))
+                if j >= lo and t - float(self.at[int(self.rows[j])]) <= max_age:
+                    # that retailer's level (median of its last 3), not a one-off error there
+                    last3 = [float(self.usd[int(x)]) for x in self.rows[max(lo, j - 2) : j + 1]]
+                    out.append(median(last3))
             lo = end
         return out
 

@@ -265,7 +265,7 @@ def assess(
             regular = implied
             reasons.append(f"the list price now implies a regular price of {implied:.2f}")
         depth = 1 - price / regular
-        if sale_day and regular < 0.9 * reference:
+        if sale_day and regular < 0.9 * baseline:
             threshold -= cfg.sale_day_margin  # measured from the sale price itself already
         deep = depth >= threshold and (regular - price) * usd >= cfg.min_extreme_saving_usd
         kind = "extreme_discount" if deep else "deep_discount"

@@ -17,6 +17,7 @@ from pricehawk.detection.replay import (
     read_history,
     replay,
 )
+from pricehawk.detection.score import median
 from pricehawk.detection.service import default_config
 from pricehawk.detection.synth import SynthConfig, labels_path, write
 from pricehawk.validation.rules import decide
@@ -30,7 +31,7 @@ def _one_by_one(rows: Rows) -> list[tuple[str, float, str]]:
     history: dict[str, list[PricePoint]] = {}
     ewma: dict[str, float] = {}
     flags: dict[str, deque[bool]] = {}
-    latest: dict[str, dict[str, tuple[float, float]]] = {}
+    latest: dict[str, dict[str, list[tuple[float, float]]]] = {}
     out = []
     for i in order:
         pid, t, price, retailer = rows.pid[i], rows.at[i], rows.price[i], rows.retailer[i]
@@ -39,9 +40,9 @@ def _one_by_one(rows: Rows) -> list[tuple[str, float, str]]:
         past = history.setdefault(pid, [])
         seen = flags.setdefault(retailer, deque(maxlen=SHARE_WINDOW))
         peers = tuple(
-            Decimal(str(v / usd))
-            for r, (pt, v) in latest.get(gtin, {}).items()
-            if gtin and r != retailer and t - pt <= PEER_MAX_AGE_S
+            Decimal(str(median([v for _, v in seen_there[-3:]]) / usd))
+            for r, seen_there in latest.get(gtin, {}).items()
+            if gtin and r != retailer and t - seen_there[-1][0] <= PEER_MAX_AGE_S
         )
         share = sum(seen) / len(seen) if len(seen) >= 50 else None
         lp = rows.list_price[i]
@@ -60,7 +61,7 @@ def _one_by_one(rows: Rows) -> list[tuple[str, float, str]]:
         ewma[pid] = before + EWMA_ALPHA * (price - before)
         past.append(new)
         if gtin:
-            latest.setdefault(gtin, {})[retailer] = (t, price * usd)
+            latest.setdefault(gtin, {}).setdefault(retailer, []).append((t, price * usd))
     return out
 
 
