@@ -31,7 +31,7 @@ _STRONG_KEYS = ("captcha", "challenge", "cf-chl", "characters you see", "incapsu
 _CAPTCHA_TITLE = re.compile(
     r"just a moment|attention required|robot check|are you a (?:human|robot)|captcha|"
     r"verify you are (?:a )?human|human verification|security check|pardon our interruption|"
-    r"bot (?:check|detection)|one more step",
+    r"bot (?:check|detection)|one more step|安全验证|人机验证|验证码",
     re.IGNORECASE,
 )
 _BLOCK_TITLE = re.compile(
@@ -54,7 +54,9 @@ _CAPTCHA_TEXT = re.compile(
     r"checking (?:if the site connection is secure|your browser)",
     re.IGNORECASE,
 )
-_WEAK_CAPTCHA = re.compile(r"g-recaptcha|h-captcha|recaptcha/api|hcaptcha\.com", re.IGNORECASE)
+_WEAK_CAPTCHA = re.compile(
+    r"g-recaptcha|h-captcha|recaptcha/api|hcaptcha\.com|geetest|turnstile", re.IGNORECASE
+)
 _LOGIN_TEXT = re.compile(
     r"\b(?:sign in|log in|login|log on|anmelden|iniciar sesi[oó]n|connexion|accedi)\b",
     re.IGNORECASE,
