@@ -249,9 +249,12 @@ def assess(
         threshold += cfg.sale_day_margin
     if n < cfg.min_window_points:
         threshold += cfg.sale_day_margin  # little history: ask for more depth
-    mad = weighted_median([abs(p - baseline) for p in w_prices], weights)
-    z = (baseline - price) / (1.4826 * mad + 1e-6 * baseline)
-    scores["robust_z"] = round(min(z, 1e6), 2)
+
+    def robust_z() -> float:
+        """How many MAD-scaled deviations below the baseline (the listing's own scatter)."""
+        mad = weighted_median([abs(p - baseline) for p in w_prices], weights)
+        return (baseline - price) / (1.4826 * mad + 1e-6 * baseline)
+
     if kind is not None:
         confidence = 0.85 if discount >= 0.5 else 0.75
     else:
@@ -271,7 +274,7 @@ def assess(
         kind = "extreme_discount" if deep else "deep_discount"
         confidence = _confidence_from_depth(depth, threshold)
         reasons.append(f"{discount:.0%} below the usual {reference:.2f}")
-        if z < cfg.min_robust_z:
+        if cfg.min_robust_z > 0 and robust_z() < cfg.min_robust_z:
             confidence = min(confidence, 0.5)
             reasons.append("within this listing's usual scatter")
         if sale_day:
@@ -297,6 +300,7 @@ def assess(
     confidence = round(max(0.0, min(1.0, confidence)), 3)
     if confidence < cfg.min_anomaly_confidence:
         return None
+    scores["robust_z"] = round(min(robust_z(), 1e6), 2)
     return Anomaly(
         glitch_type=kind,
         confidence=confidence,
