@@ -82,12 +82,16 @@ def is_struck(el: HtmlElement) -> bool:
     # Substring checks first: this runs on every element of every page.
     return bool(
         cls
-        and any(k in cls for k in ("trike", "hrough", "ross", "elet", "lthr"))
+        and ("trike" in cls or "hrough" in cls or "ross" in cls or "elet" in cls or "lthr" in cls)
         and _STRUCK_CLASS.search(cls)
     )
 
 
 _DIGIT = re.compile(r"\d")
+_ENDS_IN_DIGIT = re.compile(r"\d\s*$")
+_TWO_DIGITS = re.compile(r"\d{2}")
+_PRICE_IN_HOOK = re.compile(r"price", re.IGNORECASE)
+_JUST_A_PRICE = re.compile(r"[^\d]{0,6}[\d.,'\s ]+[^\d]{0,6}")
 _LETTER = re.compile(r"[^\W\d_]")
 _AMOUNT = re.compile(r"\d[\d.,'’ ]*")
 # A product page shows tens of prices; thousands means a listing or a hostile page.
@@ -368,15 +372,15 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
                 # struck-through: a list price; screen-reader copies: a duplicate sentence;
                 # a "save 200 €" badge or a unit price inside the price container: not it
                 pass
-            elif re.search(r"\d\s*$", "".join(parts[-1:])) and re.fullmatch(
-                r"\d{2}", (child.text_content() or "").strip()
+            elif _ENDS_IN_DIGIT.search("".join(parts[-1:])) and _TWO_DIGITS.fullmatch(
+                (child.text_content() or "").strip()
             ):
                 # Two digits in their own element right after the units are the cents
                 # ("$19<sup>99</sup>", Home Depot's "<span>249</span><span>00</span>").
                 parts.append((sep or ".") + (child.text_content() or "").strip())
             elif (
                 child.tag == "sup"
-                and re.fullmatch(r"\d{2}", (child.text_content() or "").strip())
+                and _TWO_DIGITS.fullmatch((child.text_content() or "").strip())
                 and (m := _SYMBOL_AFTER_UNITS.search("".join(parts[-1:])))
             ):
                 # "199€<sup>99</sup>" (French shops): the symbol sits where the separator goes.
@@ -410,11 +414,7 @@ def _label_text(el: HtmlElement) -> str:
                 bits.append(ptext)
     if prev is not None:
         prev_text = " ".join(prev.text_content().split())
-        if (
-            len(prev_text) <= 30
-            and not re.search(r"\d", prev_text)
-            and not _trailing_sr_label(prev)
-        ):
+        if len(prev_text) <= 30 and not _DIGIT.search(prev_text) and not _trailing_sr_label(prev):
             bits.append(prev_text)  # a label element: <span>Was</span><s>$10</s>
         if prev.tail:
             bits.append(prev.tail[-40:])
@@ -426,7 +426,7 @@ def _label_text(el: HtmlElement) -> str:
             pprev = parent.getprevious()
             if pprev is not None and isinstance(pprev.tag, str):
                 ptext = " ".join(pprev.text_content().split())
-                if len(ptext) <= 30 and not re.search(r"\d", ptext):
+                if len(ptext) <= 30 and not _DIGIT.search(ptext):
                     bits.append(ptext)
     bits.extend(_after_text(el))
     return " ".join(" ".join(bits).split())
@@ -533,7 +533,7 @@ def _region(
         )
         struck = inherited.struck or is_struck(anc)
         list_hint = inherited.list_hint or bool(
-            hooks and re.search(r"price", hooks, re.I) and _LIST.search(hooks)
+            hooks and _PRICE_IN_HOOK.search(hooks) and _LIST.search(hooks)
         )
         hidden = inherited.hidden or _hidden(anc)
         member = inherited.member or bool(
@@ -817,7 +817,7 @@ def _score(
         score += 1.5
     if _CURRENCY_IN_TEXT.search(text) or cur is not None:
         score += 1
-    if re.fullmatch(r"[^\d]{0,6}[\d.,'\s ]+[^\d]{0,6}", text):
+    if _JUST_A_PRICE.fullmatch(text):
         score += 0.5  # the text is just a price, not a price inside a sentence
     if _SALE_LABEL.search(label):
         score += 1  # "Sale price", "促销价": the shop says this one is the price to pay
@@ -858,7 +858,7 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
         if id(el) in wrapped:
             continue  # a container: its priced children are read one by one
         text = price_text(el, sep)
-        if not re.search(r"\d", text) and data_price:
+        if not _DIGIT.search(text) and data_price:
             text = data_price
         if len(text) > 40:
             text = _short_price_child(el) or text
@@ -867,7 +867,7 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
             text = head  # "$19.99 (approx. €18.40)": the converted amount is a courtesy
         elif _APPROX.match(text):
             continue  # "≈ US$18.30" on its own: a conversion, not the price
-        if not text or not re.search(r"\d", text):
+        if not text or not _DIGIT.search(text):
             continue
         region = _region(el, root, cache, title_path, own)
         if region.hidden:
@@ -1023,7 +1023,7 @@ def _short_price_child(el: HtmlElement) -> str | None:
         if not isinstance(d.tag, str) or is_struck(d) or _SR_ONLY.search(_hooks(d) or "~"):
             continue
         own = " ".join((d.text or "").split())
-        if own and len(own) <= 25 and _CURRENCY_IN_TEXT.search(own) and re.search(r"\d", own):
+        if own and len(own) <= 25 and _CURRENCY_IN_TEXT.search(own) and _DIGIT.search(own):
             return own
     return None
 
