@@ -240,7 +240,7 @@ def _shopify_product(
     if chosen is None:
         return None
     cur = currency or normalise_currency(value.get("currency"), locale=page.locale, url=page.url)
-    return ScriptPrice(Decimal(chosen["price"]) / 100, cur, "shopify")
+    return ScriptPrice(Decimal(chosen["price"]).scaleb(-2), cur, "shopify")
 
 
 def _pick_variant(variants: list[dict[str, Any]], page: Page) -> dict[str, Any] | None:
