@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -215,40 +215,52 @@ def replay(rows: Rows, config: DetectorConfig) -> Iterator[Finding]:
     peers = _PeerIndex(rank, ret, gtin, price * usd_of, at, has_gtin)
     times_s = at[by_listing]
     lists_all = rows.list_price
-    lists_sorted = [lists_all[i] for i in by_listing.tolist()]
-    lp_known = np.array([lp is not None for lp in lists_all])[by_listing]
-    # whether any earlier row of the listing had a list price
-    known_before = np.cumsum(lp_known) - lp_known
-    has_list = known_before - known_before[start_of] > 0
+    # list prices in listing order, 0.0 where the page showed none (falsy, like None)
+    lp_s = np.fromiter((lp or 0.0 for lp in lists_all), dtype=np.float64, count=n)[by_listing]
+    listed_here = (lp_s > 0).astype(np.int64)
+    known_before: np.ndarray = np.cumsum(listed_here) - listed_here
+    has_list: np.ndarray = known_before - known_before[start_of] > 0  # any earlier row had one
+    # everything the loop needs per candidate, gathered once as plain Python values
+    js = pos_in_listing[cand]
+    starts_c = np.maximum(start_of[js], js - _KEEP)
+    shares_c = share[rank[cand]]
+    peer_first = (k[js] >= config.min_window_points) & has_gtin[cand]
     packs: dict[int, int | None] = {}
-    for i in cand.tolist():
-        j = int(pos_in_listing[i])
-        s = max(int(start_of[j]), j - _KEEP)
-        pc = int(pid[i])
+    confirm = config.confirm_confidence
+    for i, j, s, sh, gt, first_cut, listed, pc in zip(
+        cand.tolist(),
+        js.tolist(),
+        starts_c.tolist(),
+        shares_c.tolist(),
+        has_gtin[cand].tolist(),
+        peer_first.tolist(),
+        has_list[js].tolist(),
+        pid[cand].tolist(),
+        strict=True,
+    ):
         if pc not in packs:
             packs[pc] = pack_count(rows.title[i])
-        r = int(rank[i])
-        args = {
+        history = (times_s[s:j].tolist(), ps[s:j].tolist(), float(at[i]), float(price[i]))
+        args: dict[str, Any] = {
             "currency": rows.currency[i],
             "list_price": lists_all[i],
-            "list_prices": lists_sorted[s:j] if has_list[j] else (),
+            "list_prices": lp_s[s:j].tolist() if listed else (),
             "pack": packs[pc],
-            "sale_share": None if np.isnan(share[r]) else float(share[r]),
+            "sale_share": None if sh != sh else sh,  # NaN: too few observations yet
             "config": config,
         }
-        history = (times_s[s:j].tolist(), ps[s:j].tolist(), float(at[i]), float(price[i]))
         anomaly = None
-        if k[j] >= config.min_window_points and has_gtin[i]:
+        if first_cut:
             # other retailers' prices add at most PEER_BONUS to an anomaly's confidence: look
             # them up only for an anomaly they could lift to a confirmation
             anomaly = assess(*history, **args)
-            if anomaly is None or anomaly.confidence + PEER_BONUS < config.confirm_confidence:
+            if anomaly is None or anomaly.confidence + PEER_BONUS < confirm:
                 continue
-        if has_gtin[i]:
+        if gt:
             usd = float(usd_of[i])
             peer_prices = [v / usd for v in peers.latest(i, PEER_MAX_AGE_S)]
             anomaly = assess(*history, peers=peer_prices, **args)
-        elif j > start_of[j]:
+        elif j > s:  # a first sighting without a GTIN has nothing to be measured against
             anomaly = assess(*history, **args)
         if anomaly is not None and decide(anomaly.glitch_type, anomaly.confidence, config):
             yield Finding(rows.pid[i], rows.at_text[i], float(at[i]), float(price[i]), anomaly)
