@@ -82,7 +82,7 @@ def authenticate(conn: Any, token: str) -> ApiUser | None:
 def rate_limit(
     redis: Any,
     key_prefix: str,
-    user_id: int,
+    user_id: int | str,
     per_minute: int,
     now: float | None = None,
     *,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
 
 from portal.web import (
     DEVICE_COOKIE,
@@ -20,8 +23,30 @@ from portal.web import (
     start_session,
 )
 from pricehawk.accounts import service as accounts
+from pricehawk.api_tokens import rate_limit
 
 bp = Blueprint("auth", __name__)
+
+# Emails a stranger can make us send (sign-up, reset): at most this many per hour per address
+# and per client IP, so the forms cannot be used to flood someone's inbox.
+EMAILS_PER_ADDRESS_HOUR = 3
+EMAILS_PER_IP_HOUR = 20
+
+
+def _may_email(kind: str, email: str) -> bool:
+    """Whether this form may send mail now; a refusal looks like success to the visitor
+    (the same page), so it reveals nothing about the address."""
+    redis, prefix = services().redis, settings().redis_prefix
+    address = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    checks = ((f"{kind}-ip", client_ip(), EMAILS_PER_IP_HOUR),
+              (f"{kind}-address", address, EMAILS_PER_ADDRESS_HOUR))  # fmt: skip
+    try:
+        return all(
+            rate_limit(redis, prefix, key, limit, bucket=bucket, window_s=3600) is None
+            for bucket, key, limit in checks
+        )
+    except RedisError:
+        return True  # Redis down: mail still goes out; the per-account throttles still hold
 
 
 def _field(name: str) -> str:
@@ -41,7 +66,8 @@ def signup() -> ResponseReturnValue:
     result = accounts.signup(services().pool, settings(), email, _field("password"))
     if not result.ok:
         return render_template("signup.html", errors=result.errors, email=email), 400
-    send_emails(result.emails)
+    if _may_email("signup", email):
+        send_emails(result.emails)
     return render_template("check_email.html", purpose="signup")
 
 
@@ -104,7 +130,8 @@ def forgot_password() -> ResponseReturnValue:
     result = accounts.request_reset(services().pool, settings(), email)
     if not result.ok:
         return render_template("forgot.html", errors=result.errors, email=email), 400
-    send_emails(result.emails)
+    if _may_email("reset", email):
+        send_emails(result.emails)
     return render_template("check_email.html", purpose="reset")
 
 

@@ -150,6 +150,25 @@ def test_forgot_password_answers_the_same_for_known_and_unknown_emails(
     assert not mails(app, "nobody@example.com")
 
 
+def test_reset_and_signup_mail_cannot_flood_an_inbox(client: FlaskClient, app: Flask) -> None:
+    from portal.blueprints.auth import EMAILS_PER_ADDRESS_HOUR
+
+    signup(client, app, "flooded@example.com")
+    token = csrf_of(client.get("/forgot-password").get_data(as_text=True))
+    pages = [
+        client.post("/forgot-password", data={"csrf_token": token, "email": "flooded@example.com"})
+        for _ in range(EMAILS_PER_ADDRESS_HOUR + 2)
+    ]
+    # every answer is the same page; only the first few actually send
+    assert {p.status_code for p in pages} == {200}
+    assert len({p.get_data() for p in pages}) == 1
+    assert len(mails(app, "flooded@example.com", "reset_password")) == EMAILS_PER_ADDRESS_HOUR
+    # another address from the same browser is not affected
+    client.post("/forgot-password", data={"csrf_token": token, "email": "other@example.com"})
+    signup(client, app, "other@example.com")
+    assert mails(app, "other@example.com", "verify_email")
+
+
 def test_email_sending_is_off_the_request_path(app: Flask) -> None:
     # parity of timing: responses never wait for an email; the mail thread sends it
     from portal.web import Mailer
