@@ -30,7 +30,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -97,12 +97,16 @@ def catalogue(seed: int) -> list[ShopProduct]:
 
 def price_at(product: ShopProduct, cycle: int, seed: int, event_cycle: int) -> Decimal:
     """The product's price in a cycle: +-1% jitter, and its planted event from event_cycle."""
+    event = next((e for e in EVENTS if e.sku == product.sku), None)
+    if event is not None and cycle >= event_cycle:
+        if event.kind.startswith("decimal_slip"):
+            # A person retyped the price the page showed with the decimal point moved:
+            # the same digits, cut (not rounded) at the cents.
+            shown = price_at(product, event_cycle - 1, seed, event_cycle)
+            return (shown * event.factor).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        return (product.base_price * event.factor).quantize(Decimal("0.01"), ROUND_HALF_UP)
     rng = random.Random(f"{seed}:{product.sku}:{cycle}")
     price = product.base_price * Decimal(str(1 + rng.uniform(-0.01, 0.01)))
-    if cycle >= event_cycle:
-        for event in EVENTS:
-            if event.sku == product.sku:
-                price = product.base_price * event.factor
     return price.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
