@@ -7,14 +7,16 @@ Thin adapters: every rule is a pure function in pricehawk.crawl.decisions.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -34,7 +36,7 @@ from pricehawk.crawl.decisions import (
     robots_cache_seconds,
     robots_policy,
 )
-from pricehawk.crawl.politeness import get_slowdown, reserve_slot
+from pricehawk.crawl.politeness import RetailerLeases, get_slowdown, reserve_slot
 from pricehawk.redis_conn import connect_redis
 from pricehawk.retailers import Retailer
 
@@ -178,6 +180,9 @@ class PolitenessMiddleware:
         wait = max(0.0, not_before - time.time())
         retailer = retailer_of(request)
         if retailer and not request.meta.get("robots"):
+            # Requests fed through Redis by other producers carry no download_slot; without
+            # it they would share the host's slot instead of the retailer's (`concurrency`).
+            request.meta.setdefault("download_slot", retailer)
             delay = self.delay_for(retailer)
             if delay > 0:
                 slot_wait = (
@@ -189,6 +194,106 @@ class PolitenessMiddleware:
         if wait > 0:
             await asyncio.sleep(wait)
         request.meta["sent_at"] = time.monotonic()
+        return None
+
+
+class ConcurrencyLeaseMiddleware:
+    """Per-retailer `concurrency` across ALL workers (distributed mode only): a download
+    needs one of the retailer's Redis leases (`pricehawk.crawl.politeness.RetailerLeases`).
+    While the retailer is at its limit the request waits here with asyncio sleeps (the
+    reactor keeps running), and the lease goes back when the request leaves the downloader,
+    whatever the outcome. Held leases are renewed every heartbeat, so a lease only expires
+    when its worker stops beating (killed, or a reactor stalled for a whole TTL).
+    In one process Scrapy's own download slot (DOWNLOAD_SLOTS) is the limit."""
+
+    META = "pricehawk_lease"
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.retailers: dict[str, Retailer] = crawl_retailers(crawler)
+        self.leases: RetailerLeases | None = None
+        if crawler.settings.getbool("PRICEHAWK_DISTRIBUTED"):
+            settings = crawler.settings.get("PRICEHAWK_SETTINGS")
+            self.leases = RetailerLeases(connect_redis(settings), settings)
+        self.beat_s = crawler.settings.getfloat("PRICEHAWK_HEARTBEAT_S", 2.0)
+        # default: as long as the worker's own liveness key (5 heartbeats)
+        self.ttl_s = crawler.settings.getfloat("PRICEHAWK_LEASE_TTL_S", 0.0) or 5 * self.beat_s
+        self.poll_s = crawler.settings.getfloat("PRICEHAWK_LEASE_POLL_S", 0.05)
+        worker = crawler.settings.get("PRICEHAWK_WORKER_ID") or "local"
+        self.ids = (f"{worker}:{n}" for n in itertools.count(1))
+        self.held: dict[str, str] = {}  # lease id -> retailer, released at close at the latest
+        self.renewer: Any = None
+        if self.leases is not None:
+            crawler.signals.connect(self._left, signal=signals.request_left_downloader)
+            crawler.signals.connect(self._opened, signal=signals.spider_opened)
+            crawler.signals.connect(self._closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ConcurrencyLeaseMiddleware:
+        return cls(crawler)
+
+    def limit(self, retailer: str) -> int:
+        """The retailer's cluster-wide download limit (its YAML `concurrency`)."""
+        config = self.retailers.get(retailer)
+        return config.concurrency if config else 1
+
+    async def process_request(self, request: Request) -> None:
+        retailer = retailer_of(request)
+        if self.leases is None or not retailer or request.meta.get("robots"):
+            return None
+        # A retry's backoff is waited out before taking a lease, not while holding one.
+        not_before = float(request.meta.get("not_before", 0.0))
+        if not_before > time.time():
+            await asyncio.sleep(not_before - time.time())
+        lease = next(self.ids)
+        while not self.leases.acquire(retailer, lease, self.limit(retailer), self.ttl_s):
+            # jittered, so workers polling one full retailer do not move in lockstep
+            await asyncio.sleep(self.poll_s * (0.5 + random.random()))
+        self.held[lease] = retailer
+        # id(request): a retry's copy of this meta is not the request holding the lease
+        request.meta[self.META] = (lease, id(request))
+        return None
+
+    def _renew(self) -> None:
+        """Push every held lease's expiry one TTL ahead (one round trip per lease)."""
+        if self.leases is None:
+            return
+        for lease, retailer in list(self.held.items()):
+            if not self.leases.acquire(retailer, lease, self.limit(retailer), self.ttl_s):
+                log.warning("download lease %s for %s expired before renewal", lease, retailer)
+
+    def _release(self, request: Request) -> None:
+        held = request.meta.get(self.META)
+        if not held or held[1] != id(request):
+            return
+        del request.meta[self.META]
+        retailer = self.held.pop(held[0], None)
+        if retailer is not None and self.leases is not None:
+            self.leases.release(retailer, held[0])
+
+    def _left(self, request: Request, spider: Any = None) -> None:
+        self._release(request)
+
+    def _opened(self, spider: Any = None) -> None:
+        from twisted.internet.task import LoopingCall
+
+        self.renewer = LoopingCall(self._renew)
+        self.renewer.start(self.beat_s, now=False)
+
+    def _closed(self, spider: Any = None) -> None:
+        if self.renewer is not None and self.renewer.running:
+            self.renewer.stop()
+        if self.leases is not None:
+            for lease, retailer in list(self.held.items()):
+                self.leases.release(retailer, lease)
+        self.held.clear()
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        self._release(request)  # a later middleware answered without downloading
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        self._release(request)  # e.g. IgnoreRequest from a later middleware
         return None
 
 

@@ -36,6 +36,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RobotsMiddleware": 100,
+    # a cluster-wide download lease per retailer first, then the (shared) delay slot
+    "crawler.middlewares.ConcurrencyLeaseMiddleware": 115,
     "crawler.middlewares.PolitenessMiddleware": 120,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     # before HttpProxyMiddleware (750), which turns proxy URL credentials into a header
@@ -65,6 +67,11 @@ PRICEHAWK_SLOWED_MIN_DELAY_S = 0.25
 # Distributed workers: heartbeat period; how long an idle worker waits for new work.
 PRICEHAWK_HEARTBEAT_S = 2.0
 PRICEHAWK_LINGER_S = 0.0
+# Distributed workers: a download lease (per-retailer concurrency across workers) expires
+# this long after its last renewal (renewed every heartbeat while its download runs); 0 means
+# 5 heartbeats. A dead worker's leases block their retailer for at most this long.
+PRICEHAWK_LEASE_TTL_S = 0.0
+PRICEHAWK_LEASE_POLL_S = 0.05
 
 # Browser fetching (only wired in when a crawled retailer has `fetch: browser`).
 PLAYWRIGHT_BROWSER_TYPE = "chromium"

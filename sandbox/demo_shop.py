@@ -19,6 +19,8 @@ For the crawler's tests, off unless switched on (attributes of DemoShop):
   flaky_every      every n-th product request answers 503
   require_proxy    product pages not forwarded by the sandbox proxy with this tag get
                    `ban_response` (a CAPTCHA or block page served as 200, or a 403/429)
+  response_delay_s every answer under /<retailer>/ takes this long (overlap is measurable);
+                   `max_in_flight[retailer]` records the most answered at the same time
 """
 
 from __future__ import annotations
@@ -246,6 +248,9 @@ class DemoShop:
         self.proxied: list[str] = []  # X-Sandbox-Proxy tag of each product page served
         self._window: list[float] = []
         self._product_hits = 0
+        self.response_delay_s = 0.0
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
 
     def respond_full(
         self,
@@ -411,16 +416,25 @@ def make_handler(shop: DemoShop) -> type[BaseHTTPRequestHandler]:
                 self.headers.get("Host")
                 or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
             )
+            section = parts.path.strip("/").split("/")[0]  # the retailer, for acme pages
             with shop.lock:
                 shop.hits += 1
-            status, ctype, text, extra = shop.respond_full(
-                method,
-                parts.path,
-                parse_qs(parts.query),
-                body,
-                f"http://{host}",
-                {k.lower(): v for k, v in self.headers.items()},
-            )
+                now = shop.in_flight[section] = shop.in_flight.get(section, 0) + 1
+                shop.max_in_flight[section] = max(now, shop.max_in_flight.get(section, 0))
+            try:
+                if shop.response_delay_s and section != "robots.txt":
+                    time.sleep(shop.response_delay_s)
+                status, ctype, text, extra = shop.respond_full(
+                    method,
+                    parts.path,
+                    parse_qs(parts.query),
+                    body,
+                    f"http://{host}",
+                    {k.lower(): v for k, v in self.headers.items()},
+                )
+            finally:
+                with shop.lock:
+                    shop.in_flight[section] -= 1
             data = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", ctype)

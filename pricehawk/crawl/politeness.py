@@ -59,3 +59,55 @@ def get_slowdown(client: Any, settings: Settings, retailer: str) -> float:
     """A retailer's current slowdown factor (1 when none was set)."""
     value = client.get(slowdown_key(settings, retailer))
     return max(1.0, float(value)) if value else 1.0
+
+
+# Per-retailer concurrency across every worker: a sorted set of lease ids scored by their
+# expiry (Redis's clock). A worker killed mid-download never releases its lease; it simply
+# stops counting once its score has passed, so a dead worker blocks its retailer for at most
+# one lease TTL. KEYS[1] = the retailer's lease set; ARGV = lease id, limit, ttl in ms.
+# Returns 1 when the lease is held (taken now or already ours), 0 when the retailer is full.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false
+   and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl + 60000)
+return 1
+"""
+
+
+def lease_key(settings: Settings, retailer: str) -> str:
+    """The retailer's set of live download leases (members: lease ids, scores: expiry ms)."""
+    return key(settings, "crawl", "leases", retailer)
+
+
+class RetailerLeases:
+    """Redis-wide per-retailer concurrency: at most `limit` downloads in flight per retailer
+    across all workers, each holding a lease that expires unless released."""
+
+    def __init__(self, client: Any, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self._acquire = client.register_script(_ACQUIRE)
+
+    def acquire(self, retailer: str, lease_id: str, limit: int, ttl_s: float) -> bool:
+        """Take (or refresh) a lease expiring in `ttl_s`; False while the retailer is full."""
+        keys = [lease_key(self.settings, retailer)]
+        ttl_ms = max(1, int(ttl_s * 1000))
+        return bool(self._acquire(keys=keys, args=[lease_id, max(1, limit), ttl_ms]))
+
+    def release(self, retailer: str, lease_id: str) -> None:
+        """Give a lease back (a no-op when it has already expired or been released)."""
+        self.client.zrem(lease_key(self.settings, retailer), lease_id)
+
+    def holders(self, retailer: str) -> list[str]:
+        """Lease ids currently counted against the retailer (expired ones excluded)."""
+        seconds, micros = self.client.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        members = self.client.zrangebyscore(lease_key(self.settings, retailer), now_ms, "+inf")
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
