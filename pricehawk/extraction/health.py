@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import lxml.etree
 from lxml.html import HtmlElement
 
-from pricehawk.extraction.page import Page
+from pricehawk.extraction.page import Page, elements
 
 # Markers that only a challenge / block page carries, whatever else is on it.
 # Markers that only a challenge / block page carries. Protected *normal* pages carry look-alikes
@@ -24,7 +24,6 @@ _STRONG_CAPTCHA = re.compile(
     r"challenge-form|enter the characters you see below|"
     r"type the characters you see in this image|_incapsula_resource\?[^ ]*incident_id|"
     r"incapsula incident id|hcaptcha-challenge",
-    re.IGNORECASE,
 )
 # Every _STRONG_CAPTCHA match contains one of these.
 _STRONG_KEYS = ("captcha", "challenge", "cf-chl", "characters you see", "incapsula")
@@ -32,13 +31,11 @@ _CAPTCHA_TITLE = re.compile(
     r"just a moment|attention required|robot check|are you a (?:human|robot)|captcha|"
     r"verify you are (?:a )?human|human verification|security check|pardon our interruption|"
     r"bot (?:check|detection)|one more step|安全验证|人机验证|验证码",
-    re.IGNORECASE,
 )
 _BLOCK_TITLE = re.compile(
     r"access denied|access to this page has been denied|request (?:was )?(?:blocked|rejected)|"
     r"you have been blocked|forbidden|error 1020|\b403\b|too many requests|\b429\b|"
     r"unusual traffic|rate limit",
-    re.IGNORECASE,
 )
 _BLOCK_TEXT = re.compile(
     r"access denied|you don'?t have permission to access|the requested url was rejected|"
@@ -46,25 +43,19 @@ _BLOCK_TEXT = re.compile(
     r"unusual traffic from your (?:computer )?network|automated (?:access|requests|queries)|"
     r"please enable (?:js|javascript) and disable any ad blocker|reference #\d+\.[0-9a-f]+|"
     r"support id is:|incident id|ray id",
-    re.IGNORECASE,
 )
 _CAPTCHA_TEXT = re.compile(
     r"verify (?:that )?you(?:'re| are) (?:a )?human|are you a robot|i'?m not a robot|"
     r"complete the (?:security )?check|press (?:&|and) hold|solve (?:this|the) (?:puzzle|captcha)|"
     r"checking (?:if the site connection is secure|your browser)",
-    re.IGNORECASE,
 )
-_WEAK_CAPTCHA = re.compile(
-    r"g-recaptcha|h-captcha|recaptcha/api|hcaptcha\.com|geetest|turnstile", re.IGNORECASE
-)
+_WEAK_CAPTCHA = re.compile(r"g-recaptcha|h-captcha|recaptcha/api|hcaptcha\.com|geetest|turnstile")
 _LOGIN_TEXT = re.compile(
     r"\b(?:sign in|log in|login|log on|anmelden|iniciar sesi[oó]n|connexion|accedi)\b",
-    re.IGNORECASE,
 )
 _LOGIN_REQUIRED = re.compile(
     r"(?:sign|log) in to (?:continue|see|view|access)|members? only|please (?:sign|log) in|"
     r"you must be logged in|login required|sign in required|create an account to (?:see|view)",
-    re.IGNORECASE,
 )
 _CONSENT_TEXT = re.compile(
     r"before you continue|we value your privacy|cookie (?:consent|preferences|settings)|"
@@ -73,15 +64,13 @@ _CONSENT_TEXT = re.compile(
     r"tout accepter|aceptar todas|prima di continuare|bevor sie fortfahren|avant de continuer|"
     r"antes de continuar|voordat je verdergaat|accetta e continua|accetta tutti|"
     r"accept and continue|akzeptieren und weiter|accepter et continuer|aceptar y continuar",
-    re.IGNORECASE,
 )
-_CONSENT_HOST = re.compile(r"^consent\.|/consent\b|cmp\.|privacy-?gate", re.IGNORECASE)
+_CONSENT_HOST = re.compile(r"^consent\.|/consent\b|cmp\.|privacy-?gate")
 _ERROR_TITLE = re.compile(
     r"\b(?:404|410|500|502|503|504)\b|not found|page (?:not found|does not exist|unavailable)|"
     r"\berror\b|something went wrong|oops|no encontrada|nicht gefunden|introuvable|"
     r"service unavailable|temporarily unavailable|under maintenance|bad gateway|be back soon|"
     r"(?:store|shop) (?:is )?(?:currently )?unavailable",
-    re.IGNORECASE,
 )
 _ERROR_TEXT = re.compile(
     r"page (?:you (?:were )?(?:are )?looking for|you requested) (?:could not be found|"
@@ -89,14 +78,13 @@ _ERROR_TEXT = re.compile(
     r"\b404\b.{0,40}not found|we couldn'?t find (?:that|this|the) page|"
     r"product (?:is )?no longer available|this (?:product|item|page) (?:is no longer|cannot be)|"
     r"down for maintenance|scheduled maintenance|(?:store|site|shop) is temporarily unavailable",
-    re.IGNORECASE,
 )
 _SHELL_ROOT = re.compile(
     r"<div[^>]+id=[\"'](?:root|app|__next|__nuxt|main-app|react-root|svelte)[\"'][^>]*>\s*"
     r"(?:<!--.*?-->\s*)?</div>",
-    re.IGNORECASE | re.DOTALL,
+    re.DOTALL,
 )
-_CONSENT_XPATH = (
+_CONSENT_XPATH = lxml.etree.XPath(
     "//body//*[contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'consent') or "
     "contains(translate(@class,'CONSETOKIGDPRM','consetokigdprm'),'consent') or "
     "contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'cookie') or "
@@ -104,7 +92,7 @@ _CONSENT_XPATH = (
     "contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'gdpr') or "
     "contains(translate(@class,'CONSETOKIGDPRM','consetokigdprm'),'gdpr')]"
 )
-_NOSCRIPT_JS = re.compile(r"enable javascript|javascript (?:is )?(?:required|disabled)", re.I)
+_NOSCRIPT_JS = re.compile(r"enable javascript|javascript (?:is )?(?:required|disabled)")
 
 
 @dataclass(frozen=True)
@@ -143,8 +131,26 @@ def _visible_text(body: HtmlElement) -> str:
 def page_signals(page: Page) -> PageSignals:
     """Collect the title, visible text and markup markers of a page, cheaply."""
     doc = page.doc
-    title_el = next(doc.iter("title"), None)
-    title = " ".join((title_el.text_content() if title_el is not None else "").split())
+    # One pass over the tree for every tag looked at here (each pass costs about as much as a
+    # tenth of parsing the page).
+    title: str | None = None
+    markers: list[str] = []
+    scripts = 0
+    password = False
+    for el in doc.iter("title", "script", "iframe", "form", "noscript", "input"):
+        tag = el.tag
+        if tag == "input":
+            password = password or (el.get("type") or "").lower() == "password"
+        elif tag == "noscript":
+            markers.append(el.text_content()[:300])
+        elif tag == "title":
+            if title is None:
+                title = " ".join(el.text_content().split())
+        else:
+            scripts += tag == "script"
+            markers.extend(v for v in (el.get("src"), el.get("action"), el.get("id")) if v)
+    for el in elements(_CHALLENGE_DIVS, doc):
+        markers.append((el.get("id") or "") + " " + (el.get("class") or ""))
     body = doc.find("body")
     text = ""
     if body is not None:
@@ -154,17 +160,6 @@ def page_signals(page: Page) -> PageSignals:
         text_len = size
     else:
         text_len = 0
-    markers: list[str] = []
-    scripts = 0
-    for el in doc.iter("script", "iframe", "form"):
-        scripts += el.tag == "script"
-        markers.extend(v for v in (el.get("src"), el.get("action"), el.get("id")) if v)
-    found = _CHALLENGE_DIVS(doc)
-    for el in found if isinstance(found, list) else []:
-        if isinstance(el, HtmlElement):
-            markers.append((el.get("id") or "") + " " + (el.get("class") or ""))
-    for el in doc.iter("noscript"):
-        markers.append(el.text_content()[:300])
     consent_share = 0.0
     if text_len < 1500:
         # Only a short page can be a consent wall or an empty shell: look closer, it is cheap.
@@ -174,7 +169,7 @@ def page_signals(page: Page) -> PageSignals:
         # The attribute scan below is costly; a page without these words has no consent wall.
         low = text.lower()
         consent_els = (
-            doc.xpath(_CONSENT_XPATH)
+            elements(_CONSENT_XPATH, doc)
             if any(
                 w in low for w in ("cookie", "consent", "privacy", "gdpr", "privac", "datenschutz")
             )
@@ -186,12 +181,10 @@ def page_signals(page: Page) -> PageSignals:
                 consent_chars += len(" ".join(el.text_content().split()))
         consent_share = consent_chars / len(text) if text else 0.0
     return PageSignals(
-        title=title,
+        title=title or "",
         text=text,
         raw_markers=" ".join(markers),
-        has_password_field=any(
-            (i.get("type") or "").lower() == "password" for i in doc.iter("input")
-        ),
+        has_password_field=password,
         script_count=scripts,
         url=page.url,
         consent_share=consent_share,
@@ -204,14 +197,15 @@ _EMPTY_DIV_XPATH = "//body//div[@id and not(*) and not(normalize-space())]/@id"
 
 def classify(signals: PageSignals, *, has_product_data: bool) -> str:
     """ "ok" or why this page cannot be trusted for a price."""
-    title, text, markers = signals.title, signals.text, signals.raw_markers
-    head_text = text[:3000]
-    size = signals.text_len if signals.text_len >= 0 else len(text)
+    # Lower-cased once: the patterns are lower-case, and a case-sensitive search is several
+    # times faster than an IGNORECASE one over the same alternation.
+    title, markers = signals.title.lower(), signals.raw_markers.lower()
+    head_text = signals.text[:3000].lower()
+    size = signals.text_len if signals.text_len >= 0 else len(signals.text)
     short = size < 1500
     # Challenge and block pages: trusted whatever else the page carries. (A substring test in C
-    # first: the case-insensitive alternation costs more than the rest of this function.)
-    low = (markers + " " + head_text).lower()
-    if any(k in low for k in _STRONG_KEYS) and (
+    # first: the alternation costs more than the rest of this function.)
+    if any(k in markers or k in head_text for k in _STRONG_KEYS) and (
         _STRONG_CAPTCHA.search(markers) or _STRONG_CAPTCHA.search(head_text)
     ):
         return "captcha"
@@ -234,7 +228,7 @@ def classify(signals: PageSignals, *, has_product_data: bool) -> str:
     if _LOGIN_REQUIRED.search(head_text) and short:
         return "login_wall"
     # Nearly every shop has a cookie banner: only a page that is mostly consent is a consent wall.
-    if (_CONSENT_TEXT.search(title) or _CONSENT_HOST.search(signals.url)) or (
+    if (_CONSENT_TEXT.search(title) or _CONSENT_HOST.search(signals.url.lower())) or (
         short and signals.consent_share > 0.6 and _CONSENT_TEXT.search(head_text)
     ):
         return "consent"

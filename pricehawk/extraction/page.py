@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -10,12 +11,12 @@ from urllib.parse import urljoin
 import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, read_bom
 
 from pricehawk.extraction.prices import country_from_url, normalise_locale
 
-_CUSTOM_PRICE_TAG = re.compile(r"<[a-zA-Z][\w-]*-price\b|<price-[a-zA-Z]")
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_CUSTOM_PRICE_TAG = re.compile(rb"<[a-zA-Z][\w-]*-price\b|<price-[a-zA-Z]")
+_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class Page:
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+def elements(xpath: lxml.etree.XPath, node: HtmlElement, **variables: str) -> list[HtmlElement]:
+    """The elements a compiled XPath selects (typed; strings and numbers are left out)."""
+    found = xpath(node, **variables)
+    return [e for e in found if isinstance(e, HtmlElement)] if isinstance(found, list) else []
+
+
 def decode(html: str | bytes) -> str:
     """Bytes -> text using BOM, then the page's declared charset, then a UTF-8 guess."""
     if isinstance(html, str):
@@ -38,13 +45,45 @@ def decode(html: str | bytes) -> str:
     return text
 
 
+def _utf8_source(html: str | bytes) -> bytes:
+    """The page as UTF-8 bytes, decoded the way `decode` would read it.
+
+    lxml parses bytes with a known encoding a third faster than a Python str, and substring
+    tests on bytes are several times faster than on text, so UTF-8 pages (nearly all) are never
+    turned into a str at all; other charsets are decoded by w3lib first."""
+    if isinstance(html, str):
+        return html.encode("utf-8", "replace")
+    bom_encoding, bom = read_bom(html)
+    if bom_encoding is None and html_body_declared_encoding(html) in (None, "utf-8"):
+        return html  # invalid sequences become U+FFFD in lxml exactly as in bytes.decode()
+    if bom_encoding == "utf-8" and bom is not None:
+        return html[len(bom) :]
+    return decode(html).encode("utf-8", "replace")
+
+
+# lxml parsers are best not shared between threads (the crawler and portal extract in several).
+_PARSERS = threading.local()
+
+
+def _utf8_parser() -> lxml.html.HTMLParser:
+    parser = getattr(_PARSERS, "utf8", None)
+    if parser is None:
+        parser = _PARSERS.utf8 = lxml.html.HTMLParser(encoding="utf-8")
+    return parser
+
+
 def parse(html: str | bytes, url: str, *, locale: str | None = None) -> Page | None:
     """Parse a page; None when it is not HTML we can read at all."""
-    text = _XML_DECL.sub("", decode(html).replace("\x00", ""), count=1)
-    if not text.strip():
+    source = _utf8_source(html)
+    if b"\x00" in source:
+        source = source.replace(b"\x00", b"")
+    xml_decl = _XML_DECL.match(source)
+    if xml_decl:
+        source = source[xml_decl.end() :]
+    if not source or source.isspace():
         return None
     try:
-        doc = lxml.html.document_fromstring(text)
+        doc = lxml.html.document_fromstring(source, parser=_utf8_parser())
     except (lxml.etree.ParserError, ValueError):
         return None
     base = url
@@ -55,7 +94,7 @@ def parse(html: str | bytes, url: str, *, locale: str | None = None) -> Page | N
     page = Page(doc=doc, url=url, base_url=base, locale=locale or page_locale(doc, url))
     # Whether any custom element is named for a price (<sale-price>): a regex over the source
     # is ten times cheaper than looking for them in the tree.
-    page.memo["custom_price_tags"] = bool(_CUSTOM_PRICE_TAG.search(text))
+    page.memo["custom_price_tags"] = bool(_CUSTOM_PRICE_TAG.search(source))
     return page
 
 

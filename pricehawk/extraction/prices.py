@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from price_parser import Price
@@ -120,6 +121,7 @@ def country_from_url(url: str) -> str | None:
     return "GB" if country == "UK" else country
 
 
+@lru_cache(maxsize=512)  # a few hundred locales exist; pages repeat them
 def country_from_locale(locale: str | None) -> str | None:
     """The region of a locale ("es_CL", "es-cl" -> "CL")."""
     if not locale:
@@ -130,6 +132,7 @@ def country_from_locale(locale: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=512)  # a few hundred locales exist; pages repeat them
 def normalise_locale(locale: str | None) -> str | None:
     """ "es-cl" -> "es_CL"; "de" -> "de"; junk -> None."""
     if not locale:
@@ -142,6 +145,7 @@ def normalise_locale(locale: str | None) -> str | None:
     return f"{lang}_{region}" if region else lang
 
 
+@lru_cache(maxsize=512)  # a few hundred locales exist; pages repeat them
 def decimal_separator_for(locale: str | None) -> str | None:
     """The locale's decimal separator ("," or "."), or None when the locale says nothing."""
     norm = normalise_locale(locale)

@@ -18,7 +18,7 @@ import lxml.etree
 from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Candidate
-from pricehawk.extraction.page import Page
+from pricehawk.extraction.page import Page, elements
 from pricehawk.extraction.prices import (
     decimal_separator_for,
     is_price_range,
@@ -48,12 +48,6 @@ _SKIP_TAGS = frozenset(
      "button", "img", "svg", "form", "html", "body", "head", "title"}
 )  # fmt: skip
 _STRUCK_TAGS = frozenset({"del", "s", "strike"})
-
-
-def elements(xpath: lxml.etree.XPath, node: HtmlElement, **variables: str) -> list[HtmlElement]:
-    """The elements a compiled XPath selects (typed; strings and numbers are left out)."""
-    found = xpath(node, **variables)
-    return [e for e in found if isinstance(e, HtmlElement)] if isinstance(found, list) else []
 
 
 # Compiled once: an XPath string is compiled again on every call.
