@@ -25,6 +25,7 @@ from pricehawk.extraction.prices import (
     parse_price_text,
     split_price_range,
 )
+from pricehawk.extraction.words import Words
 
 _PRICE_WORDS = (
     "price", "preis", "precio", "prix", "prezzo", "preco", "preço", "cena", "pris", "prc",
@@ -35,7 +36,7 @@ _HOOK_ATTRS = (
     "data-hook", "data-test-id", "data-qa-id", "data-cy", "data-automation-id", "data-selector",
     "data-dmid", "data-selenium", "data-auto-id",
 )  # fmt: skip
-_HOOK_WORD = re.compile("|".join(_PRICE_WORDS), re.IGNORECASE)
+_HOOK_WORD = Words("|".join(_PRICE_WORDS))
 # Tags a displayed price lives in. Links, list items, icons and form controls are left out on
 # purpose: on real pages (mega menus, SVG sprites) iterating them costs more than everything else.
 _PRICE_TAGS = (
@@ -57,10 +58,9 @@ _LABEL_FOR = lxml.etree.XPath("//label[@for=$i]")
 
 
 # Utility classes that strike a price through in CSS ("strike", "u__strike", "line-through").
-_STRUCK_CLASS = re.compile(
+_STRUCK_CLASS = Words(
     r"(?:^|[\s_-])(?:strike|strikethrough|strike-?through|line-?through|crossed|crossout|"
-    r"strikeout|deleted|lthr)(?:$|[\s_-])",
-    re.IGNORECASE,
+    r"strikeout|deleted|lthr)(?:$|[\s_-])"
 )
 
 
@@ -73,10 +73,13 @@ def is_struck(el: HtmlElement) -> bool:
     if style and "line-through" in style:
         return True
     cls = el.get("class")
+    return bool(cls and _struck_class(cls))
+
+
+def _struck_class(cls: str) -> bool:
     # Substring checks first: this runs on every element of every page.
     return bool(
-        cls
-        and ("trike" in cls or "hrough" in cls or "ross" in cls or "elet" in cls or "lthr" in cls)
+        ("trike" in cls or "hrough" in cls or "ross" in cls or "elet" in cls or "lthr" in cls)
         and _STRUCK_CLASS.search(cls)
     )
 
@@ -84,24 +87,20 @@ def is_struck(el: HtmlElement) -> bool:
 _DIGIT = re.compile(r"\d")
 _ENDS_IN_DIGIT = re.compile(r"\d\s*$")
 _TWO_DIGITS = re.compile(r"\d{2}")
-_PRICE_IN_HOOK = re.compile(r"price", re.IGNORECASE)
+_PRICE_IN_HOOK = Words(r"price")
 _JUST_A_PRICE = re.compile(r"[^\d]{0,6}[\d.,'\s ]+[^\d]{0,6}")
 _LETTER = re.compile(r"[^\W\d_]")
 _AMOUNT = re.compile(r"\d[\d.,'’ ]*")
 # A product page shows tens of prices; thousands means a listing or a hostile page.
 _MAX_CANDIDATES = 400
-_SR_ONLY = re.compile(
+_SR_ONLY = Words(
     r"sr-only|visually-?hidden|screen-?reader|visuallyhidden|assistive|a11y-only|u-hidden|"
-    r"offscreen|sr-text",
-    re.I,
+    r"offscreen|sr-text"
 )
 # A child holding the minor units ("$19<span class="cents">99</span>") gets its separator back.
-_CENTS = re.compile(r"cent|decimal|fraction|minor", re.IGNORECASE)
+_CENTS = Words(r"cent|decimal|fraction|minor")
 
-_BADGE = re.compile(
-    r"sav(?:e|ing)|discount|percent|per-?unit|unit-?price|install?ment|financ|badge",
-    re.IGNORECASE,
-)
+_BADGE = Words(r"sav(?:e|ing)|discount|percent|per-?unit|unit-?price|install?ment|financ|badge")
 _CENTS_FRAGMENT = re.compile(r"\s*[.,]?\d{1,2}\s*")
 _CAMEL_PART = re.compile(
     r"[a-z](?:Integer|Fraction|Decimal|Cents?|Symbol|Currency|CurrencyCode|Whole)(?![a-z])"
@@ -109,31 +108,27 @@ _CAMEL_PART = re.compile(
 _SYMBOL_AFTER_UNITS = re.compile(r"\d\s*([€$£]|kr|zł|Kč|Ft|Lei)\s*$")
 
 # Parts of a price that its container reads as a whole ("a-price-whole", "price__currency").
-_PART = re.compile(
+_PART = Words(
     r"(?:^|[-_ ])(?:whole|fraction|decimals?|cents?|symbol|currency|integer|dollars|int|dec|"
     r"characteristic|mantissa|mark|"
-    r"sup|sub|label|title|heading|wrapper|container|tag|icon)(?:$|[-_ ])|price-?(?:label|title)",
-    re.IGNORECASE,
+    r"sup|sub|label|title|heading|wrapper|container|tag|icon)(?:$|[-_ ])|price-?(?:label|title)"
 )
-_CURRENT = re.compile(
+_CURRENT = Words(
     r"sale|special|final|current|now|actual|offer|selling|our|deal|reduced|promo|(?<![a-z])dsc|"
-    r"main|primary|pdp|product-?price|price-?large|big|display",
-    re.IGNORECASE,
+    r"main|primary|pdp|product-?price|price-?large|big|display"
 )
-_LIST = re.compile(
+_LIST = Words(
     r"(?<![a-z])(?:was|old|(?<!with-)list)(?![a-z])|oldprice|wasprice|(?<!with-)listprice|(?<!with-)list-?price|regular|"
     r"compare|strike|original|origin|(?<![a-z])org(?![a-z])|rrp|msrp|mrp|before|crossed|retail|"
     r"previous|uvp|reference|secondary|"
-    r"(?<![a-z])normal|standard|initial|non-?sale|crossout",
-    re.IGNORECASE,
+    r"(?<![a-z])normal|standard|initial|non-?sale|crossout"
 )
 # Hooks that mark the price to pay strongly enough to outweigh a list-price word nearby.
-_CURRENT_STRONG = re.compile(
+_CURRENT_STRONG = Words(
     r"(?<!non-)(?<!non)sale(?!s-?tax)|special|final|current|(?<![a-z])now|actual|selling|reduced|promo|deal|"
-    r"primary|price[-_]*discount|discount(?:ed)?[-_]*price",
-    re.IGNORECASE,
+    r"primary|price[-_]*discount|discount(?:ed)?[-_]*price"
 )
-_NOT_PRICE_ATTR = re.compile(
+_NOT_PRICE_ATTR = Words(
     r"sav(?:e|ing)|discount(?!ed)|percent|off(?:$|[-_ ])|per-?unit|unit-?price|"
     r"price-?per(?!-?sellable)|monthly|month|install?ment|(?:^|[-_ ])emi(?:$|[-_ ])|financ|"
     r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|coupon|"
@@ -144,10 +139,9 @@ _NOT_PRICE_ATTR = re.compile(
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
     r"convert|approx|"
-    r"eco-?part|deposit|pfand",
-    re.IGNORECASE,
+    r"eco-?part|deposit|pfand"
 )
-_NOT_PRICE_TEXT = re.compile(
+_NOT_PRICE_TEXT = Words(
     r"\bsave\b|\byou save\b|\bsaving|\boff\b|%|/\s*(?:mo|month|mes|monat|mois|wk|week)\b|"
     r"\bper (?:month|mo|week)\b|\ba month\b|\bmonthly\b|\binstal+ments?\b|\bcuotas?\b|\bx\s*\d|"
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
@@ -164,51 +158,44 @@ _NOT_PRICE_TEXT = re.compile(
     r"\bz dostawą\b|\bwith delivery\b|\bincl(?:uding|\.)? (?:delivery|shipping)\b|"
     r"\bzzgl\.?\s*(?:mwst|ust)\b|\bplus vat\b|\bhors tva\b|"
     r"\binkl\.? versand\b|\bavec livraison\b|\bcon env[ií]o\b|"
-    r"税抜|税別|本体価格|不含税",
-    re.IGNORECASE,
+    r"税抜|税別|本体価格|不含税"
 )
-_LIST_TEXT = re.compile(
+_LIST_TEXT = Words(
     r"\bwas\b|\bbefore\b|\bregular\b|\breg\.?\b|\blist(?: price)?\b|\brrp\b|\bmsrp\b|\buvp\b|"
     r"\bstatt\b|\bantes\b|\bavant\b|\bprecio normal\b|\bnormal\b|\boriginal\b|\bcompare at\b|"
     r"\bprix de référence\b|\bvorher\b|\bprecio anterior\b|\bprix barré\b|\bnormalpreis\b|"
     r"\boriginal|\bursprünglich|\bmrp\b|\bfør\b|\bantes:|\bpreviously\b|"
-    r"\bvalue\b|\bretail\b|\btypical\b|\bde:|\bdantes\b",
-    re.IGNORECASE,
+    r"\bvalue\b|\bretail\b|\btypical\b|\bde:|\bdantes\b"
 )
 # Prices only members, card holders or subscribers pay (loyalty programmes): not the public price.
-_MEMBER = re.compile(
+_MEMBER = Words(
     r"member|mitglied|membre|miembro|socio|loyalty|club(?:card)?|(?<![a-z])family|insider|"
     r"rewards?(?![a-z])|prime(?![a-z])|circle|(?<![a-z])cmr(?![a-z])|(?<![a-z])vip(?![a-z])|"
     r"lidl-? ?plus|plus价|plus-?price|会员|회원|와우|wow-?price|card-?holder|with (?:our|the) card|"
     r"card-?price|картой|with (?:\w+ )?card\b|con tarjeta|mit (?:der )?karte|avec (?:la )?carte|"
-    r"nectar|extracare|adh[ée]rent|advantage card|no pix|via pix|(?<![a-z])pix(?![a-z])|boleto",
-    re.IGNORECASE,
+    r"nectar|extracare|adh[ée]rent|advantage card|no pix|via pix|(?<![a-z])pix(?![a-z])|boleto"
 )
 # ... unless the label says the opposite ("Non-member price", "Pris utan IKEA Family").
-_NON_MEMBER = re.compile(
+_NON_MEMBER = Words(
     r"non-?\s?member|nicht-?mitglied|without|utan|uden|uten|ohne|sans|sin |senza|not a member|"
-    r"nonmember",
-    re.IGNORECASE,
+    r"nonmember"
 )
 # EU Omnibus reference prices ("lowest price in the last 30 days"): never the price to pay.
-_REFERENCE_TEXT = re.compile(
+_REFERENCE_TEXT = Words(
     r"\b30\s*(?:days?|dni|tage?n?|jours|giorni|d[ií]as|dagen|dn[ií]|nap|zile|päivää)\b|"
     r"lowest price|niedrigste|prix le plus bas|najniższa|prezzo più basso|precio más bajo|"
-    r"laagste prijs|nejnižší|legalacsonyabb|cel mai mic",
-    re.IGNORECASE,
+    r"laagste prijs|nejnižší|legalacsonyabb|cel mai mic"
 )
-_SALE_LABEL = re.compile(
+_SALE_LABEL = Words(
     r"\bsale price\b|\bour price\b|\bdeal price\b|\bnow\b|\bangebot|\boferta\b|"
-    r"促销价|活动价|到手价|优惠价|特価|セール価格|할인가|판매가",
-    re.IGNORECASE,
+    r"促销价|活动价|到手价|优惠价|特価|セール価格|할인가|판매가"
 )
-_CURRENT_TEXT = re.compile(
+_CURRENT_TEXT = Words(
     r"\bnow\b|\bsale\b|\bour price\b|\bprice\b|\bahora\b|\bjetzt\b|\bmaintenant\b|\boferta\b|"
-    r"\bprecio\b|\bpreis\b|\bprix\b|\bdeal\b|\bspecial\b|\bsolo\b|\bonly\b|\bnur\b",
-    re.IGNORECASE,
+    r"\bprecio\b|\bpreis\b|\bprix\b|\bdeal\b|\bspecial\b|\bsolo\b|\bonly\b|\bnur\b"
 )
 # Regions that show other products' prices or totals, never this product's.
-_BAD_REGION = re.compile(
+_BAD_REGION = Words(
     r"related|recommend|carousel|similar|upsell|up-sell|cross-?sell|also|recent|viewed|suggest|"
     r"accessor|bundle|footer|header|other-?(?:sellers?|offers|buying)|more-?(?:sellers|offers)|"
     r"seller-?offer|offer-?listing|(?:^|[-_ ])nav|menu|mini-?cart|cart-?drawer|side-?cart|"
@@ -220,16 +207,14 @@ _BAD_REGION = re.compile(
     r"warranty|protection|insurance|add-?on|gift-?wrap|service-?plan|subscri|"
     r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|"
     r"shipping-?(?:info|cost|price|rate|option|estimate|calc)|"
-    r"(?:^|[-_ ])emi(?:$|[-_ ])",
-    re.IGNORECASE,
+    r"(?:^|[-_ ])emi(?:$|[-_ ])"
 )
 _BAD_REGION_TAGS = frozenset({"footer", "nav", "header", "aside", "dialog"})
-_BUY_BOX = re.compile(
+_BUY_BOX = Words(
     r"buy-?box|product-?info|product-?detail|(?:^|[-_ ])pdp|product-?main|product__info|"
     r"product-?summary|product-?form|purchase|add-?to-?cart|product-?essential|product-?view|"
     r"product-?single|main-?product|product-?page|item-?detail|product_main|product-?hero|"
-    r"price-?box|product-?price|buy-?section|product-?offer|offer-?box|summary",
-    re.IGNORECASE,
+    r"price-?box|product-?price|buy-?section|product-?offer|offer-?box|summary"
 )
 _CURRENCY_IN_TEXT = re.compile(
     r"[$€£¥₹₩₽₺₪฿₫₱₴₦₸৳₲₡₾₼円원]|\b(?:USD|EUR|GBP|CAD|AUD|CLP|MXN|BRL|JPY|CHF|SEK|NOK|DKK|PLN|CZK|ARS|"
@@ -244,28 +229,24 @@ _ADD_TO_CART = re.compile(
     re.IGNORECASE,
 )
 
-_OUT_OF_STOCK = re.compile(
+_OUT_OF_STOCK = Words(
     r"out of stock|sold out|currently unavailable|no longer available|unavailable|"
     r"notify me when|email me when|back in stock|agotado|sin stock|ausverkauft|"
     r"nicht (?:mehr )?(?:verfügbar|lieferbar)|épuisé|rupture de stock|esaurito|"
     r"non disponibile|esgotado|indisponível|uitverkocht|slutsåld|no disponible|"
-    r"temporarily out|not available",
-    re.IGNORECASE,
+    r"temporarily out|not available"
 )
-_PREORDER = re.compile(
-    r"pre-?order|preventa|vorbestell|précommande|prenota|pré-venda|backorder|back-order",
-    re.IGNORECASE,
+_PREORDER = Words(
+    r"pre-?order|preventa|vorbestell|précommande|prenota|pré-venda|backorder|back-order"
 )
-_LIMITED = re.compile(
+_LIMITED = Words(
     r"only \d+ left|low stock|few left|limited stock|last \d+ (?:items?|units?)|quedan \d+|"
-    r"nur noch \d+|plus que \d+|ultimi \d+|almost gone",
-    re.IGNORECASE,
+    r"nur noch \d+|plus que \d+|ultimi \d+|almost gone"
 )
-_IN_STOCK = re.compile(
+_IN_STOCK = Words(
     r"in stock|available|add to (?:cart|bag|basket)|buy now|en stock|auf lager|disponible|"
     r"in den warenkorb|añadir al carrito|agregar al carr|ajouter au panier|lieferbar|"
-    r"ships (?:today|tomorrow|in)|ready to ship",
-    re.IGNORECASE,
+    r"ships (?:today|tomorrow|in)|ready to ship"
 )
 
 
@@ -329,9 +310,8 @@ def _hooks(el: HtmlElement) -> str:
 
 
 # Utility classes that hide an element in common CSS frameworks (Bootstrap, Magento, Tailwind).
-_HIDDEN_CLASS = re.compile(
-    r"(?:^|\s)(?:hidden|d-none|hide|is-hidden|no-display|display-none|invisible|u-hidden)(?:\s|$)",
-    re.IGNORECASE,
+_HIDDEN_CLASS = Words(
+    r"(?:^|\s)(?:hidden|d-none|hide|is-hidden|no-display|display-none|invisible|u-hidden)(?:\s|$)"
 )
 
 
@@ -427,11 +407,10 @@ def _label_text(el: HtmlElement) -> str:
 
 
 # What may follow a price and unmake it: a tax-exclusive mark, a per-month or offers count.
-_AFTER_NOT_PRICE = re.compile(
+_AFTER_NOT_PRICE = Words(
     r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bexcl|\bexkl|\bnetto\b|\bhors taxes?\b|"
     r"\bsin iva\b|\bbez dph\b|/\s*(?:mo|month|mes|monat|mois)\b|\boffers?\b|\bbuying options\b|"
-    r"\bzzgl\.?\s*(?:mwst|ust)|\bplus vat\b|\+\s*vat\b|\bhors tva\b|\bht\b",
-    re.IGNORECASE,
+    r"\bzzgl\.?\s*(?:mwst|ust)|\bplus vat\b|\+\s*vat\b|\bhors tva\b|\bht\b"
 )
 
 
@@ -571,11 +550,10 @@ def own_region_words(page: Page) -> frozenset[str]:
 
 # Regions no product title lives in (a narrower list than _BAD_REGION: the product's own
 # container often carries words like "sale" or "shipping-taxable" among its classes).
-_NOT_TITLE_REGION = re.compile(
+_NOT_TITLE_REGION = Words(
     r"related|recommend|carousel|similar|upsell|cross-?sell|modal|popup|newsletter|"
     r"cart-?drawer|mini-?cart|product-?card|product-?tile|product-?grid|product-?list|"
-    r"search-?result|listing",
-    re.IGNORECASE,
+    r"search-?result|listing"
 )
 
 
@@ -611,7 +589,7 @@ def _main_heading(doc: HtmlElement) -> HtmlElement | None:
     return None
 
 
-_TITLE_HOOK = re.compile(r"title|product-?name|prod-?name|item-?name", re.IGNORECASE)
+_TITLE_HOOK = Words(r"title|product-?name|prod-?name|item-?name")
 
 
 def _buy_box_root(doc: HtmlElement, h1: HtmlElement | None) -> HtmlElement | None:
@@ -668,9 +646,8 @@ def _list_word_leads(text: str) -> bool:
     return bool(m and (digit is None or m.start() < digit.start()))
 
 
-_MAIN_PRICE_HOOK = re.compile(
-    r"product-?price|main-?price|sale-?price|current-?price|final-?price|price-?now",
-    re.IGNORECASE,
+_MAIN_PRICE_HOOK = Words(
+    r"product-?price|main-?price|sale-?price|current-?price|final-?price|price-?now"
 )
 _DISCOUNTED_PRICE = re.compile(
     r"price[-_]*discount(?:ed)?(?![-_]?(?:percent|rate|label|badge|amount))|"
@@ -963,26 +940,32 @@ def price_elements(doc: HtmlElement, *, custom_tags: bool = True) -> list[HtmlEl
 
 
 def _price_elements(doc: HtmlElement, body: HtmlElement | None) -> list[HtmlElement]:
+    # This loop visits most elements of every page, so it reads each element's attributes once
+    # (`items()`, one C call) instead of asking `is_struck` and the hooks one by one.
     out: list[HtmlElement] = []
     for el in (body if body is not None else doc).iter(*_PRICE_TAGS):
         if len(out) >= _MAX_CANDIDATES:
             break
-        attrs = el.attrib
-        if is_struck(el):
+        items = el.items()
+        struck = el.tag in _STRUCK_TAGS
+        hooked = False
+        for attr, value in items:
+            if attr in _HOOK_ATTR_SET and value:
+                if attr == "class" and _struck_class(value):
+                    struck = True
+                    break
+                hooked = hooked or bool(_HOOK_WORD.search(value))
+            elif attr == "style" and "line-through" in value:
+                struck = True
+                break
+            elif attr == "data-price" or attr == "data-price-amount":
+                hooked = True
+        if struck:
             # "Was <s>$349.99</s>": a list price even without a price class.
             if _CURRENCY_IN_TEXT.search(el.text_content() or ""):
                 out.append(el)
-            continue
-        if not attrs:
-            continue
-        if "data-price" in attrs or "data-price-amount" in attrs:
+        elif hooked:
             out.append(el)
-            continue
-        # Most elements carry one or two attributes: walk those, not the list of hook names.
-        for attr, value in attrs.items():
-            if attr in _HOOK_ATTR_SET and value and _HOOK_WORD.search(value):
-                out.append(el)
-                break
     return out
 
 
@@ -1253,7 +1236,7 @@ def buy_box(page: Page) -> HtmlElement | None:
     return root
 
 
-_STOCK_HOOK = re.compile(r"stock|availab", re.IGNORECASE)
+_STOCK_HOOK = Words(r"stock|availab")
 
 
 def _visible_availability(page: Page) -> str | None:
@@ -1315,7 +1298,7 @@ def selected_option_tokens(page: Page) -> set[str]:
 
 
 _SELECTED_CLASS = re.compile(r"(?:^|\s)(?:selected|is-selected|active|is-active)(?:\s|$)")
-_VARIANT_HOOK = re.compile(r"variant|swatch|option|size|colou?r|picker|selector|attribute", re.I)
+_VARIANT_HOOK = Words(r"variant|swatch|option|size|colou?r|picker|selector|attribute")
 _PLACEHOLDERS = frozenset({"choose", "select", "choose an option", "select size", "-", "none"})
 
 
