@@ -144,14 +144,24 @@ def _structured_products(page: Page, *, currency: str | None) -> list[Product]:
             nodes, method, base_url=page.base_url, locale=page.locale, currency=currency
         )
 
-    out = read(json_ld_nodes(page.doc), "json-ld")
-    if _HAS_ITEMSCOPE(page.doc):
+    out = read(json_ld_nodes(page.tags("script")), "json-ld")
+    # Substring tests on the source rule out the costly look for microdata and RDFa (an XPath
+    # over every element costs about half the parse) on pages that carry none.
+    if page.source_has(b"itemscope") and _HAS_ITEMSCOPE(page.doc):
         out += read(microdata_nodes(page.doc, page.base_url), "microdata")
-    out += read(rdfa_nodes(page.doc, page.base_url), "rdfa")
-    og = opengraph_node(meta_tags(page.doc))
+    if page.source_has(b"typeof"):
+        out += read(rdfa_nodes(page.doc, page.base_url), "rdfa")
+    og = opengraph_node(_meta(page))
     if og is not None:
         out += read([og], "opengraph")
     return out
+
+
+def _meta(page: Page) -> dict[str, str]:
+    if "meta" not in page.memo:
+        page.memo["meta"] = meta_tags(page.tags("meta"))
+    got: dict[str, str] = page.memo["meta"]
+    return got
 
 
 def _same_page(a: str | None, b: str) -> bool:
@@ -531,7 +541,7 @@ def _first_text(*values: str | None) -> str | None:
 
 
 def _heading(page: Page) -> str | None:
-    h1 = next(page.doc.iter("h1"), None)
+    h1 = next(iter(page.tags("h1")), None)
     return " ".join(h1.text_content().split()) if h1 is not None else None
 
 
@@ -541,12 +551,12 @@ def _title(main: list[Product], sel: dict[str, str], page: Page) -> str | None:
     name = _pf(main, "name")
     if name:
         return name
-    h1 = next(page.doc.iter("h1"), None)
+    h1 = next(iter(page.tags("h1")), None)
     if h1 is not None:
         text = " ".join(h1.text_content().split())
         if text:
             return text
-    title = next(page.doc.iter("title"), None)
+    title = next(iter(page.tags("title")), None)
     if title is not None and title.text:
         return " ".join(title.text.split()) or None
     return None
@@ -558,7 +568,7 @@ def _image(sel: dict[str, str], main: list[Product], page: Page) -> str | None:
     found = _pf(main, "image")
     if found:
         return found
-    meta = meta_tags(page.doc)  # og:image even on pages whose og:type is not "product"
+    meta = _meta(page)  # og:image even on pages whose og:type is not "product"
     for key in ("og:image:secure_url", "og:image", "twitter:image"):
         if meta.get(key) and not meta[key].startswith("data:"):
             return urljoin(page.base_url, meta[key])

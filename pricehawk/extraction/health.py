@@ -118,11 +118,11 @@ _CHALLENGE_DIVS = lxml.etree.XPath(
 )
 
 
-def _visible_text(body: HtmlElement) -> str:
+def _visible_text(body: HtmlElement, code: list[HtmlElement]) -> str:
     """Visible text of the body, whitespace-normalised: all text (serialised in C) with the
-    bodies of scripts and styles cut out (a Python walk costs more than parsing the page)."""
+    bodies of scripts and styles (`code`) cut out (a Python walk costs more than the parse)."""
     whole = lxml.etree.tostring(body, method="text", encoding="unicode")
-    for el in body.iter("script", "style", "template"):
+    for el in code:
         if el.text and el.text.strip():
             whole = whole.replace(el.text, " ", 1)
     return " ".join(whole.split())
@@ -131,13 +131,11 @@ def _visible_text(body: HtmlElement) -> str:
 def page_signals(page: Page) -> PageSignals:
     """Collect the title, visible text and markup markers of a page, cheaply."""
     doc = page.doc
-    # One pass over the tree for every tag looked at here (each pass costs about as much as a
-    # tenth of parsing the page).
     title: str | None = None
     markers: list[str] = []
     scripts = 0
     password = False
-    for el in doc.iter("title", "script", "iframe", "form", "noscript", "input"):
+    for el in page.tags("title", "script", "iframe", "form", "noscript", "input"):
         tag = el.tag
         if tag == "input":
             password = password or (el.get("type") or "").lower() == "password"
@@ -149,12 +147,14 @@ def page_signals(page: Page) -> PageSignals:
         else:
             scripts += tag == "script"
             markers.extend(v for v in (el.get("src"), el.get("action"), el.get("id")) if v)
-    for el in elements(_CHALLENGE_DIVS, doc):
-        markers.append((el.get("id") or "") + " " + (el.get("class") or ""))
+    if any(page.source_has(w) for w in (b"captcha", b"challenge", b"sitekey")):
+        # The XPath costs a third of the parse: only pages that name a challenge run it.
+        for el in elements(_CHALLENGE_DIVS, doc):
+            markers.append((el.get("id") or "") + " " + (el.get("class") or ""))
     body = doc.find("body")
     text = ""
     if body is not None:
-        visible = _visible_text(body)
+        visible = _visible_text(body, page.tags("script", "style", "template"))
         size = len(visible)
         text = visible if size < _LONG_PAGE else ""  # a long page counts only for its size
         text_len = size

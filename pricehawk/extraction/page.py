@@ -19,6 +19,14 @@ _CUSTOM_PRICE_TAG = re.compile(rb"<[a-zA-Z][\w-]*-price\b|<price-[a-zA-Z]")
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
+# Tags several steps read. One pass over the tree collects them all: a pass per step cost about
+# a tenth of the parse each, and there were a dozen.
+_INDEXED_TAGS = (
+    "base", "title", "meta", "script", "style", "template", "noscript", "iframe", "form",
+    "input", "h1", "h2", "h3",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Page:
     """A parsed page and the facts every extraction step needs."""
@@ -27,8 +35,28 @@ class Page:
     url: str
     base_url: str
     locale: str | None
+    # The elements of _INDEXED_TAGS in document order (see `tags`).
+    indexed: tuple[HtmlElement, ...] = field(default=(), compare=False, repr=False)
+    # The source, lower-cased, for substring tests that can rule out a costly look at the tree.
+    lower_source: bytes = field(default=b"", compare=False, repr=False)
     # Facts several steps need (the main heading, the buy box), computed once per page.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def tags(self, *names: str) -> list[HtmlElement]:
+        """The page's elements of these indexed tags, in document order (like `doc.iter`)."""
+        by_tag: dict[str, list[HtmlElement]] | None = self.memo.get("by_tag")
+        if by_tag is None:
+            by_tag = {}
+            for el in self.indexed:
+                by_tag.setdefault(el.tag, []).append(el)
+            self.memo["by_tag"] = by_tag
+        if len(names) == 1:
+            return by_tag.get(names[0], [])
+        return [el for el in self.indexed if el.tag in names]
+
+    def source_has(self, word: bytes) -> bool:
+        """Whether the page source contains `word` (lower-case), in any letter case."""
+        return word in self.lower_source
 
 
 def elements(xpath: lxml.etree.XPath, node: HtmlElement, **variables: str) -> list[HtmlElement]:
@@ -97,19 +125,27 @@ def parse(html: str | bytes, url: str, *, locale: str | None = None) -> Page | N
         doc = lxml.html.document_fromstring(source, parser=_utf8_parser())
     except (lxml.etree.ParserError, ValueError):
         return None
+    indexed = tuple(doc.iter(*_INDEXED_TAGS))
     base = url
-    # lxml's find() walks in Python; iter(tag) filters in C (this runs on every page).
-    base_el = next((b for b in doc.iter("base") if b.get("href")), None)
+    base_el = next((b for b in indexed if b.tag == "base" and b.get("href")), None)
     if base_el is not None:
         base = urljoin(url, base_el.get("href", ""))
-    page = Page(doc=doc, url=url, base_url=base, locale=locale or page_locale(doc, url))
+    metas = [el for el in indexed if el.tag == "meta"]
+    page = Page(
+        doc=doc,
+        url=url,
+        base_url=base,
+        locale=locale or page_locale(doc, url, metas),
+        indexed=indexed,
+        lower_source=source.lower(),
+    )
     # Whether any custom element is named for a price (<sale-price>): a regex over the source
     # is ten times cheaper than looking for them in the tree.
     page.memo["custom_price_tags"] = bool(_CUSTOM_PRICE_TAG.search(source))
     return page
 
 
-def page_locale(doc: HtmlElement, url: str) -> str | None:
+def page_locale(doc: HtmlElement, url: str, metas: list[HtmlElement]) -> str | None:
     """The page's locale: `<html lang>` or og:locale, with the region taken from the domain.
 
     A bare "es" on a .mx shop is es_MX (dot decimals), on a .cl shop es_CL (comma decimals).
@@ -118,7 +154,7 @@ def page_locale(doc: HtmlElement, url: str) -> str | None:
     """
     lang = doc.get("lang") or doc.get("xml:lang")
     if not lang:
-        for meta in doc.iter("meta"):
+        for meta in metas:
             if (meta.get("property") or "").lower() == "og:locale":
                 lang = meta.get("content")
                 break

@@ -109,6 +109,8 @@ def is_price_range(text: str) -> bool:
     return bool(_RANGE.search(text))
 
 
+# Extraction asks this of the same page URL a few times per page; a few slots cover a page.
+@lru_cache(maxsize=8)
 def country_from_url(url: str) -> str | None:
     """The country a URL's ccTLD points at ("x.com.au" -> "AU"), or None for generic TLDs."""
     host = (urlsplit(url).hostname or "").lower().rstrip(".")

@@ -118,8 +118,8 @@ def _currency_of(obj: dict[str, Any], page: Page) -> str | None:
     return None
 
 
-def _scripts(doc: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
-    for script in doc.iter("script"):
+def _scripts(page: Page) -> Iterator[tuple[HtmlElement, str]]:
+    for script in page.tags("script"):
         kind = (script.get("type") or "").lower()
         if kind and kind not in (
             "application/json",
@@ -137,7 +137,7 @@ def _scripts(doc: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
 def read_script_price(page: Page, heading: str | None) -> ScriptPrice | None:
     """The page product's price from script data, or None when nothing proves one."""
     shopify_currency: str | None = None
-    for script in page.doc.iter("script"):
+    for script in page.tags("script"):
         m = (
             _SHOPIFY_CURRENCY.search(script.text or "")
             if "Shopify" in (script.text or "")
@@ -147,7 +147,7 @@ def read_script_price(page: Page, heading: str | None) -> ScriptPrice | None:
             shopify_currency = m.group(1)
             break
     found: list[ScriptPrice] = []
-    for script, text in _scripts(page.doc):
+    for script, text in _scripts(page):
         kind = (script.get("type") or "").lower()
         values: list[tuple[Any, str]] = []
         if kind == "application/json":

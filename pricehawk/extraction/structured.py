@@ -209,10 +209,11 @@ def load_json_ld(raw: str) -> list[Any]:
     return []
 
 
-def json_ld_nodes(doc: HtmlElement) -> list[Node]:
-    """All JSON-LD top-level nodes, `@graph` members flattened, keys normalised."""
+def json_ld_nodes(scripts: Iterable[HtmlElement]) -> list[Node]:
+    """All JSON-LD top-level nodes of these <script>s, `@graph` members flattened, keys
+    normalised."""
     nodes: list[Node] = []
-    for script in doc.iter("script"):
+    for script in scripts:
         stype = (script.get("type") or "").lower()
         if "ld+json" not in stype:
             continue
@@ -318,10 +319,10 @@ def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:
 # OpenGraph / product meta tags
 
 
-def meta_tags(doc: HtmlElement) -> dict[str, str]:
+def meta_tags(metas: Iterable[HtmlElement]) -> dict[str, str]:
     """`<meta property|name=... content=...>` as a dict (first wins), keys lower-cased."""
     out: dict[str, str] = {}
-    for meta in doc.iter("meta"):
+    for meta in metas:
         key = meta.get("property") or meta.get("name") or meta.get("itemprop")
         content = meta.get("content")
         if key and content is not None:

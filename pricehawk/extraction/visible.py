@@ -566,8 +566,8 @@ def _chrome(el: HtmlElement) -> bool:
     return tag == "header" and not any(a.tag in ("main", "article") for a in el.iterancestors())
 
 
-def _main_heading(doc: HtmlElement) -> HtmlElement | None:
-    h1s = list(doc.iter("h1"))
+def _main_heading(page: Page) -> HtmlElement | None:
+    h1s = page.tags("h1")
     for h1 in h1s:
         if any(
             _chrome(a) or _NOT_TITLE_REGION.search(_hooks(a) or "~") for a in h1.iterancestors()
@@ -581,7 +581,7 @@ def _main_heading(doc: HtmlElement) -> HtmlElement | None:
     if len(outside) == 1:
         return outside[0]
     if not h1s:
-        for h in doc.iter("h2", "h3"):
+        for h in page.tags("h2", "h3"):
             if _TITLE_HOOK.search(_hooks(h) or "~") and not any(
                 _NOT_TITLE_REGION.search(_hooks(a) or "~") for a in h.iterancestors()
             ):
@@ -665,7 +665,7 @@ def struck_classes(page: Page) -> frozenset[str]:
     line-through}"), computed once per page; only simple selectors are read."""
     if "struck_classes" not in page.memo:
         found: set[str] = set()
-        for style in page.doc.iter("style"):
+        for style in page.tags("style"):
             css = style.text or ""
             if "line-through" not in css:
                 continue
@@ -1214,7 +1214,7 @@ def _discount_pair(prices: set[Decimal], percents: list[Decimal]) -> tuple[Decim
 def main_heading(page: Page) -> HtmlElement | None:
     """The product title element (see _main_heading), computed once per page."""
     if "h1" not in page.memo:
-        page.memo["h1"] = _main_heading(page.doc)
+        page.memo["h1"] = _main_heading(page)
     h1: HtmlElement | None = page.memo["h1"]
     return h1
 
