@@ -147,8 +147,9 @@ def page_signals(page: Page) -> PageSignals:
         else:
             scripts += tag == "script"
             markers.extend(v for v in (el.get("src"), el.get("action"), el.get("id")) if v)
-    if any(page.source_has(w) for w in (b"captcha", b"challenge", b"sitekey")):
-        # The XPath costs a third of the parse: only pages that name a challenge run it.
+    if page.source_has(b"captcha") or page.source_has(b"challenge"):
+        # The XPath costs a third of the parse: only pages that name a challenge run it (a
+        # Turnstile widget's data-sitekey comes with its challenges.cloudflare.com script).
         for el in elements(_CHALLENGE_DIVS, doc):
             markers.append((el.get("id") or "") + " " + (el.get("class") or ""))
     body = doc.find("body")
@@ -161,9 +162,11 @@ def page_signals(page: Page) -> PageSignals:
     else:
         text_len = 0
     consent_share = 0.0
-    if text_len < 1500:
-        # Only a short page can be a consent wall or an empty shell: look closer, it is cheap.
+    if text_len < 200:
+        # Only a nearly empty page can be an app shell (see `classify`).
         markers.extend(f'<div id="{i}"></div>' for i in doc.xpath(_EMPTY_DIV_XPATH))
+    if text_len < 1500:
+        # Only a short page can be a consent wall: look closer, it is cheap.
         counted: set[HtmlElement] = set()
         consent_chars = 0
         # The attribute scan below is costly; a page without these words has no consent wall.

@@ -301,8 +301,7 @@ _HOOK_ATTR_SET = frozenset(_HOOK_ATTRS)
 
 
 def _hooks(el: HtmlElement) -> str:
-    attrs = el.attrib
-    hooks = " ".join(v for a, v in attrs.items() if v and a in _HOOK_ATTR_SET) if attrs else ""
+    hooks = " ".join([v for a, v in el.items() if v and a in _HOOK_ATTR_SET])
     tag = el.tag
     if isinstance(tag, str) and "-" in tag:
         hooks = f"{hooks} {tag}"  # a custom element names itself: <cart-drawer>, <sale-price>
