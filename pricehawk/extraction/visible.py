@@ -134,7 +134,7 @@ _NOT_PRICE_ATTR = Words(
     r"klarna|afterpay|affirm|sezzle|zip-?pay|shipping|delivery|coupon|"
     r"freight|(?:^|[-_ ])tax(?!-?in(?:cl?)?(?:$|[-_ ]))(?:$|[-_ ]|es)|points|reward|sub-?total|"
     r"(?:cart|order|grand|basket)-?total|"
-    r"(?:^|[-_ ])range|filter|slider|price-?excl?(?:$|[-_ ])|ex-?vat|excl-?(?:vat|tax)|net-?price|"
+    r"(?:^|[-_ ])range|filter|slider|price-?excl?(?:$|[-_ ])|ex-?vat|excl-?(?:vat|tax)|(?<![a-z])net-?price|"
     r"price-?net(?:$|[-_ ])|"
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
@@ -156,7 +156,7 @@ _NOT_PRICE_TEXT = Words(
     r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d|\bexcl\b|\bexkl\b|"
     r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bhors taxes?\b|\bsin iva\b|\bohne mwst\b|"
     r"\bz dostawą\b|\bwith delivery\b|\bincl(?:uding|\.)? (?:delivery|shipping)\b|"
-    r"\bzzgl\.?\s*(?:mwst|ust)\b|\bplus vat\b|\bhors tva\b|"
+    r"\bzzgl\.?\s*(?:mwst|ust)\b|\bzzgl\.?\s*$|kosten\b|\bplus vat\b|\bhors tva\b|"
     r"\binkl\.? versand\b|\bavec livraison\b|\bcon env[ií]o\b|"
     r"税抜|税別|本体価格|不含税"
 )
@@ -188,6 +188,8 @@ _REFERENCE_TEXT = Words(
 )
 _SALE_LABEL = Words(
     r"\bsale price\b|\bour price\b|\bdeal price\b|\bnow\b|\bangebot|\boferta\b|"
+    r"\byour price\b|\byou pay\b|\bfinal price\b|\bafter (?:instant )?savings\b|"
+    r"\bprecio final\b|\bendpreis\b|\bprix final\b|"
     r"促销价|活动价|到手价|优惠价|特価|セール価格|할인가|판매가"
 )
 _CURRENT_TEXT = Words(
@@ -492,6 +494,7 @@ def _region(
             and (
                 (tag in _BAD_REGION_TAGS and (tag != "header" or _chrome(anc)))
                 or bool(hooks and _bad_hooks(hooks, own_words))
+                or _titled_other_products(anc)
             )
         )
         buy = (
@@ -511,10 +514,70 @@ def _region(
         member = inherited.member or bool(
             hooks and _MEMBER.search(hooks) and not _NON_MEMBER.search(hooks)
         )
-        unselected = inherited.unselected or anc.get("aria-selected") == "false"
+        unselected = (
+            inherited.unselected or anc.get("aria-selected") == "false" or _unchosen_option(anc)
+        )
         inherited = Region(bad, buy, struck, list_hint, hidden, member, unselected)
         cache[anc] = inherited  # keyed by element: keeps the lxml proxy (and its id) alive
     return inherited
+
+
+# Headings of sections that show other products ("Similar Products", "Das könnte dir auch
+# gefallen"): on pages whose class names are obfuscated they are the only sign of such a section.
+_OTHER_PRODUCTS_TITLE = Words(
+    r"similar|related|you (?:may|might) (?:also )?like|also (?:viewed|bought|like)|recommended|"
+    r"frequently bought|sponsored|customers who|people (?:also|who)|more from|recently viewed|"
+    r"ähnliche|könnte (?:dir|ihnen) auch|kunden kauften|vous aimerez|produits similaires|"
+    r"productos (?:similares|relacionados)|también te puede|produtos (?:similares|relacionados)|"
+    r"prodotti (?:simili|correlati)|vergelijkbare|関連商品|おすすめ|추천|相似|推荐|猜你喜欢"
+)
+
+
+def _titled_other_products(el: HtmlElement) -> bool:
+    """A section whose own heading (its first or second child) names other products."""
+    for child in itertools.islice(el.iterchildren("h2", "h3", "h4"), 1):
+        if el.index(child) <= 1:
+            text = child.text_content()
+            return len(text) <= 80 and bool(_OTHER_PRODUCTS_TITLE.search(text))
+    return False
+
+
+def _chosen(el: HtmlElement) -> bool:
+    return (
+        bool(_SELECTED_CLASS.search(el.get("class") or ""))
+        or el.get("aria-selected") == "true"
+        or el.get("aria-checked") == "true"
+    )
+
+
+def _unchosen_option(el: HtmlElement) -> bool:
+    """A list item among options one of which the page marks as chosen, and not that one: its
+    price is what another pack size or variant would cost ("80ml × 1 16,900원")."""
+    if el.tag != "li" or _chosen(el):
+        return False
+    parent = el.getparent()
+    return parent is not None and any(
+        sib is not el and isinstance(sib.tag, str) and _chosen(sib) for sib in parent
+    )
+
+
+def _member_mark_beside(el: HtmlElement) -> bool:
+    """A members-only mark after the price in its own small container, which the label (the
+    words before the price) does not read: "26,820원 <span>와우할인가</span> <img alt="로켓와우
+    회원전용">" is the price for Coupang's WOW members."""
+    node = el.getparent()
+    for _ in range(2):
+        if node is None:
+            return False
+        text = " ".join(node.text_content().split())
+        if len(text) > 60 or len(_AMOUNT.findall(text)) > 1:
+            return False  # a sentence or several prices: not this price's own mark
+        alts = " ".join(img.get("alt") or "" for img in node.iter("img"))
+        marks = f"{text} {alts}"
+        if _MEMBER.search(marks):
+            return not _NON_MEMBER.search(marks)
+        node = node.getparent()
+    return False
 
 
 def _bad_hooks(hooks: str, own_words: frozenset[str]) -> bool:
@@ -771,6 +834,7 @@ def _score(
         or bool(_MEMBER.search(hooks))
         or bool(_MEMBER.search(label))
         or bool(_MEMBER.search(text))
+        or _member_mark_beside(el)
     )
     if public and not is_struck(el) and not region.struck:
         # "Non-member price $39.99" / "Pris utan IKEA Family 1 295:-": the public price, even
@@ -789,7 +853,7 @@ def _score(
         score += 1
     if _JUST_A_PRICE.fullmatch(text):
         score += 0.5  # the text is just a price, not a price inside a sentence
-    if _SALE_LABEL.search(label):
+    if _SALE_LABEL.search(label) or _SALE_LABEL.search(text):
         score += 1  # "Sale price", "促销价": the shop says this one is the price to pay
     if region.buy_box:
         score += 3
@@ -1197,17 +1261,18 @@ def _buy_box_percents(page: Page) -> list[Decimal]:
 
 
 def _discount_pair(prices: set[Decimal], percents: list[Decimal]) -> tuple[Decimal, Decimal] | None:
-    """Two prices and a "-30%" badge that matches them: (price, list price). Obfuscated themes
-    strike the old price through in CSS only; the badge's arithmetic says which one it is."""
-    if len(prices) != 2 or not percents:
+    """The one pair of prices a "-30%" badge matches: (price, list price). Obfuscated themes
+    strike the old price through in CSS only; the badge's arithmetic says which one it is
+    (and which amount beside them, a waived delivery fee, is neither)."""
+    if len(prices) < 2 or not percents:
         return None
-    low, high = sorted(prices)
-    if high <= 0:
-        return None
-    off = (high - low) / high * 100
-    if any(abs(off - p) <= 1 for p in percents):
-        return low, high
-    return None
+    pairs = [
+        (low, high)
+        for low in prices
+        for high in prices
+        if 0 < low < high and any(abs((high - low) / high * 100 - p) <= 1 for p in percents)
+    ]
+    return pairs[0] if len(pairs) == 1 else None
 
 
 def main_heading(page: Page) -> HtmlElement | None:

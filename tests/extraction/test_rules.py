@@ -40,7 +40,13 @@ def buy_box(inner: str, *, title: str = "Thing", head: str = "", lang: str = "en
         ({Decimal("89.95"), Decimal("129.95")}, [Decimal("25")], None),  # 30.8% is not 25%
         ({Decimal("80"), Decimal("100")}, [Decimal("20")], (Decimal("80"), Decimal("100"))),
         ({Decimal("80"), Decimal("100")}, [], None),
-        ({Decimal("80"), Decimal("90"), Decimal("100")}, [Decimal("20")], None),
+        # One pair matches: the third amount (a waived delivery fee) is neither.
+        (
+            {Decimal("80"), Decimal("90"), Decimal("100")},
+            [Decimal("20")],
+            (Decimal("80"), Decimal("100")),
+        ),
+        ({Decimal("80"), Decimal("100"), Decimal("125")}, [Decimal("20")], None),  # two pairs
     ],
 )
 def test_discount_badge_arithmetic(
