@@ -91,6 +91,8 @@ _PRICE_IN_HOOK = Words(r"price")
 _JUST_A_PRICE = re.compile(r"[^\d]{0,6}[\d.,'\s ]+[^\d]{0,6}")
 _LETTER = re.compile(r"[^\W\d_]")
 _AMOUNT = re.compile(r"\d[\d.,'’ ]*")
+# A label may hold a count ("New (7) from"), never an amount: that would be another price.
+_NUMBER_OR_MONEY = re.compile(r"\d[.,']?\d{2}|[$€£¥₹₩%]")
 # A product page shows tens of prices; thousands means a listing or a hostile page.
 _MAX_CANDIDATES = 400
 _SR_ONLY = Words(
@@ -147,7 +149,9 @@ _NOT_PRICE_TEXT = Words(
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
     r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
     r"\bunit price\b|/\s*(?:ounce|pound|item|piece|sheet|sq\.? ?ft|meter|metre|roll|pack)\b|"
-    r"\bas low as\b|\btrade-?in\b|\bcoupon\b|\bgutschein\b|\bcup[oó]n\b|"
+    r"\bas low as\b|\btrade-?in\b|\bcoupon\b|\bgutschein\b|\bcup[oó]n\b|\bvoucher\b|\bapply\b|"
+    r"\bbuy used\b|\bused from\b|\bgebraucht\b|\bd'occasion\b|\busato\b|\busado\b|"
+    r"\bleft in stock\b|\bleft\b|\bauf lager\b|"
     r"^\s*(?:to|bis|hasta|até|tot)\b|"
     r"^\s*\+|\d\s*\+\s*$|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
@@ -389,7 +393,11 @@ def _label_text(el: HtmlElement) -> str:
                 bits.append(ptext)
     if prev is not None:
         prev_text = " ".join(prev.text_content().split())
-        if len(prev_text) <= 30 and not _DIGIT.search(prev_text) and not _trailing_sr_label(prev):
+        if (
+            len(prev_text) <= 30
+            and not _NUMBER_OR_MONEY.search(prev_text)
+            and not _trailing_sr_label(prev)
+        ):
             bits.append(prev_text)  # a label element: <span>Was</span><s>$10</s>
         if prev.tail:
             bits.append(prev.tail[-40:])
@@ -542,12 +550,25 @@ def _titled_other_products(el: HtmlElement) -> bool:
     return False
 
 
-def _chosen(el: HtmlElement) -> bool:
-    return (
-        bool(_SELECTED_CLASS.search(el.get("class") or ""))
-        or el.get("aria-selected") == "true"
-        or el.get("aria-checked") == "true"
-    )
+_CHOSEN_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:is-)?(?:selected|active|checked)(?:$|[\s_-])|[a-z]Select(?:ed)?\b"
+)
+
+
+def _chosen(item: HtmlElement) -> bool:
+    """The page marks this option (or the control in it) as chosen: Amazon's "swatchSelect",
+    "a-button-selected", aria-checked, a checked radio."""
+    for el in itertools.islice(item.iter(), 6):
+        if not isinstance(el.tag, str):
+            continue
+        if (
+            _CHOSEN_CLASS.search(el.get("class") or "")
+            or el.get("aria-selected") == "true"
+            or el.get("aria-checked") == "true"
+            or (el.tag == "input" and el.get("checked") is not None)
+        ):
+            return True
+    return False
 
 
 def _unchosen_option(el: HtmlElement) -> bool:
