@@ -122,7 +122,7 @@ _CURRENT = Words(
 _LIST = Words(
     r"(?<![a-z])(?:was|old|(?<!with-)list)(?![a-z])|oldprice|wasprice|(?<!with-)listprice|(?<!with-)list-?price|regular|"
     r"compare|strike|original|origin|(?<![a-z])org(?![a-z])|rrp|msrp|mrp|before|crossed|retail|"
-    r"previous|uvp|reference|secondary|"
+    r"previous|former|uvp|reference|secondary|"
     r"(?<![a-z])normal|standard|initial|non-?sale|crossout"
 )
 # Hooks that mark the price to pay strongly enough to outweigh a list-price word nearby.
@@ -799,6 +799,14 @@ def _not_price_hooks(hooks: str) -> bool:
     return True
 
 
+def _bem_elements(hooks: str) -> str:
+    """Each class reduced to its BEM element ("sales-price__former-price" -> "former-price"):
+    the block names the widget, the element says which price this is."""
+    if "__" not in hooks:
+        return hooks
+    return " ".join(token.rsplit("__", 1)[-1] for token in hooks.split())
+
+
 def _score(
     el: HtmlElement,
     text: str,
@@ -837,6 +845,7 @@ def _score(
     # A long text is a container or a sentence, not a price display.
     if len(text) > 40:
         return None
+    own = _bem_elements(hooks)
     hard_list = (
         is_struck(el)
         or _css_struck(el, page)
@@ -846,7 +855,7 @@ def _score(
         or (bool(_LIST_TEXT.search(label)) and not _CURRENT_TEXT.search(text))
     )
     soft_list = not hard_list and (
-        bool(hooks and _LIST.search(hooks) and not _CURRENT_STRONG.search(hooks))
+        bool(hooks and _LIST.search(own) and not _CURRENT_STRONG.search(own))
         or (region.list_hint and not (hooks and _CURRENT_STRONG.search(hooks)))
     )
     public = bool(_NON_MEMBER.search(label) or _NON_MEMBER.search(hooks))
@@ -1210,7 +1219,9 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
                 price=now,
                 list_price=was,
                 currency=chosen.currency,
-                confident=chosen.in_buy_box and chosen.score >= 5,
+                # The badge's arithmetic is the evidence: enough in the buy box to overrule
+                # structured data that has not caught up with the sale.
+                confident=chosen.in_buy_box,
                 availability=availability,
             )
     if rivals:
