@@ -141,7 +141,7 @@ _NOT_PRICE_ATTR = Words(
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
     r"convert|approx|"
-    r"eco-?part|deposit|pfand"
+    r"eco-?part|deposit|pfand|tax-?info"
 )
 _NOT_PRICE_TEXT = Words(
     r"\bsave\b|\byou save\b|\bsaving|\boff\b|%|/\s*(?:mo|month|mes|monat|mois|wk|week)\b|"
@@ -154,7 +154,9 @@ _NOT_PRICE_TEXT = Words(
     r"\bleft in stock\b|\bleft\b|\bauf lager\b|"
     r"^\s*(?:to|bis|hasta|até|tot)\b|"
     r"^\s*\+|\d\s*\+\s*$|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
-    r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
+    r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|ポイント|포인트|积分|"
+    r"\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
+    r"\bsin impuestos\b|\bsem impostos\b|\bsans taxes\b|\bohne steuern\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
     r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b|"
     r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d|\bexcl\b|\bexkl\b|"
@@ -519,8 +521,12 @@ def _region(
             hooks and _PRICE_IN_HOOK.search(hooks) and _LIST.search(hooks)
         )
         hidden = inherited.hidden or _hidden(anc)
+        # (Not <body>'s classes: they name the page type, as Mercado Libre's "vip-pdp" does.)
         member = inherited.member or bool(
-            hooks and _MEMBER.search(hooks) and not _NON_MEMBER.search(hooks)
+            tag not in ("body", "html")
+            and hooks
+            and _MEMBER.search(hooks)
+            and not _NON_MEMBER.search(hooks)
         )
         unselected = (
             inherited.unselected or anc.get("aria-selected") == "false" or _unchosen_option(anc)
