@@ -26,7 +26,7 @@ from pricehawk.extraction.prices import normalise_currency, parse_structured_pri
 
 # Globals that hold a page's state; the object literal after `=` is JSON in practice.
 _STATE_ASSIGN = re.compile(
-    r"(?:window\.)?(?:__INITIAL_STATE__|__PRELOADED_STATE__|__STATE__|__APP_STATE__|"
+    r"(?:window\.)?(?:__INITIAL_STATE__|__PRELOADED_STATE__|__STATE__|__APP_STATE__|__APOLLO_STATE__|"
     r"__PRODUCT__|__product__|__INITIAL_PROPS__|__REDUX_STATE__|ShopifyAnalytics\.meta|"
     r"(?<![\w.])meta|productData|product_data)\s*=\s*(?=\{)"
 )
