@@ -16,7 +16,13 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import lxml.etree
 from parsel import Selector
 
-from pricehawk.extraction.health import classify, health_for_status, page_signals
+from pricehawk.extraction.health import (
+    PageSignals,
+    classify,
+    health_for_status,
+    page_signals,
+    price_behind_login,
+)
 from pricehawk.extraction.models import Candidate, ExtractionResult, Offer
 from pricehawk.extraction.page import Page, parse
 from pricehawk.extraction.prices import (
@@ -129,9 +135,15 @@ def extract(
         ambiguous=decision.ambiguous,
         candidates=tuple(decision.candidates),
         offers=offers,
-        health="ok" if decision.price is not None or decision.ambiguous else "no_price",
+        health=_health(decision, signals),
         disagreements=tuple(decision.disagreements),
     )
+
+
+def _health(decision: Decision, signals: PageSignals) -> str:
+    if decision.price is not None or decision.ambiguous:
+        return "ok"
+    return "login_wall" if price_behind_login(signals) else "no_price"
 
 
 # --------------------------------------------------------------------------------------------

@@ -63,7 +63,10 @@ _CONSENT_TEXT = re.compile(
     r"manage (?:your )?(?:cookie|privacy|consent)|datenschutz|reject all|alle akzeptieren|"
     r"tout accepter|aceptar todas|prima di continuare|bevor sie fortfahren|avant de continuer|"
     r"antes de continuar|voordat je verdergaat|accetta e continua|accetta tutti|"
-    r"accept and continue|akzeptieren und weiter|accepter et continuer|aceptar y continuar",
+    r"accept and continue|akzeptieren und weiter|accepter et continuer|aceptar y continuar|"
+    r"informativa sui cookie|utilizziamo (?:i )?cookie|accetta tutto|rifiuta tutto|"
+    r"we use cookies|wij gebruiken cookies|nous utilisons des cookies|wir verwenden cookies|"
+    r"(?:usamos|utilizamos) cookies|alles accepteren|aceitar todos|aceptar todo|tout refuser",
 )
 _CONSENT_HOST = re.compile(r"^consent\.|/consent\b|cmp\.|privacy-?gate")
 _ERROR_TITLE = re.compile(
@@ -77,20 +80,43 @@ _ERROR_TEXT = re.compile(
     r"(?:does not|doesn'?t) exist|(?:is|was) not found|cannot be found|no longer exists)|"
     r"\b404\b.{0,40}not found|we couldn'?t find (?:that|this|the) page|"
     r"product (?:is )?no longer available|this (?:product|item|page) (?:is no longer|cannot be)|"
-    r"down for maintenance|scheduled maintenance|(?:store|site|shop) is temporarily unavailable",
+    r"down for maintenance|scheduled maintenance|(?:store|site|shop) is temporarily unavailable|"
+    r"esta p[aá]gina no existe|p[aá]gina no encontrada|diese seite (?:existiert nicht|wurde nicht "
+    r"gefunden)|cette page n'existe pas|questa pagina non esiste|deze pagina bestaat niet|"
+    r"esta p[aá]gina n[aã]o existe|p[aá]gina n[aã]o encontrada",
+)
+# A product page that shows its price only to signed-in customers (B2B shops, Costco, METRO).
+_LOGIN_FOR_PRICE = re.compile(
+    r"(?:sign|log) ?in (?:for|to see|to view) (?:the |our |your )?prices?|"
+    r"(?:sign|log) in to (?:view|see) (?:the )?price|members?[- ]only|"
+    r"prices? (?:are )?(?:only )?(?:visible|shown|available) (?:to|for|after|once) "
+    r"(?:logged|registered|signed|login|members)|"
+    r"preise (?:\w+ ){0,4}nur für registrierte|preise (?:erst )?nach (?:dem )?(?:login|anmeldung)|"
+    r"bitte melden sie sich (?:[\w-]+ ){0,5}an|"
+    r"connectez-vous pour (?:voir|afficher) (?:les |le )?prix|"
+    r"inicia sesi[oó]n para ver (?:el |los )?precios?|accedi per vedere (?:il |i )?prezz|"
+    r"log in om (?:de )?prijs"
 )
 _SHELL_ROOT = re.compile(
     r"<div[^>]+id=[\"'](?:root|app|__next|__nuxt|main-app|react-root|svelte)[\"'][^>]*>\s*"
     r"(?:<!--.*?-->\s*)?</div>",
     re.DOTALL,
 )
+# Containers of consent managers: generic names and the common CMPs' own (Sourcepoint's
+# "sp_message", OneTrust, Didomi, Usercentrics, Cookiebot, Quantcast's "qc-cmp", TrustArc).
+_CONSENT_WORDS = (
+    "consent", "cookie", "gdpr", "cmp", "sp_message", "onetrust", "didomi", "usercentrics",
+    "truste", "privacy",
+)  # fmt: skip
 _CONSENT_XPATH = lxml.etree.XPath(
-    "//body//*[contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'consent') or "
-    "contains(translate(@class,'CONSETOKIGDPRM','consetokigdprm'),'consent') or "
-    "contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'cookie') or "
-    "contains(translate(@class,'CONSETOKIGDPRM','consetokigdprm'),'cookie') or "
-    "contains(translate(@id,'CONSETOKIGDPRM','consetokigdprm'),'gdpr') or "
-    "contains(translate(@class,'CONSETOKIGDPRM','consetokigdprm'),'gdpr')]"
+    "//body//*["
+    + " or ".join(
+        f"contains(translate(@{attr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
+        f"'abcdefghijklmnopqrstuvwxyz'), '{word}')"
+        for word in _CONSENT_WORDS
+        for attr in ("id", "class")
+    )
+    + "]"
 )
 _NOSCRIPT_JS = re.compile(r"enable javascript|javascript (?:is )?(?:required|disabled)")
 
@@ -107,6 +133,7 @@ class PageSignals:
     url: str
     consent_share: float = 0.0
     text_len: int = -1  # -1: len(text)
+    lead: str = ""  # the first _LONG_PAGE characters of the visible text, whatever its length
 
 
 _LONG_PAGE = 3000  # characters of (roughly counted) text beyond which a page is "long"
@@ -153,11 +180,12 @@ def page_signals(page: Page) -> PageSignals:
         for el in elements(_CHALLENGE_DIVS, doc):
             markers.append((el.get("id") or "") + " " + (el.get("class") or ""))
     body = doc.find("body")
-    text = ""
+    text = lead = ""
     if body is not None:
         visible = _visible_text(body, page.tags("script", "style", "template"))
         size = len(visible)
         text = visible if size < _LONG_PAGE else ""  # a long page counts only for its size
+        lead = visible[:_LONG_PAGE]
         text_len = size
     else:
         text_len = 0
@@ -192,6 +220,7 @@ def page_signals(page: Page) -> PageSignals:
         url=page.url,
         consent_share=consent_share,
         text_len=text_len,
+        lead=lead,
     )
 
 
@@ -240,6 +269,12 @@ def classify(signals: PageSignals, *, has_product_data: bool) -> str:
     ):
         return "empty_shell"
     return "ok"
+
+
+def price_behind_login(signals: PageSignals) -> bool:
+    """The page says its price is shown only to signed-in customers ("Sign in for price",
+    "Preise nur für registrierte Kunden"): for a page that gave no price, a login wall."""
+    return bool(_LOGIN_FOR_PRICE.search(signals.lead.lower()))
 
 
 def health_for_status(status: int | None) -> str:
