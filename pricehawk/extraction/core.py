@@ -24,7 +24,7 @@ from pricehawk.extraction.health import (
     price_behind_login,
 )
 from pricehawk.extraction.models import Candidate, ExtractionResult, Offer
-from pricehawk.extraction.page import Page, parse
+from pricehawk.extraction.page import Page, parse, text_of
 from pricehawk.extraction.prices import (
     default_currency,
     normalise_currency,
@@ -554,7 +554,7 @@ def _first_text(*values: str | None) -> str | None:
 
 def _heading(page: Page) -> str | None:
     h1 = next(iter(page.tags("h1")), None)
-    return " ".join(h1.text_content().split()) if h1 is not None else None
+    return " ".join(text_of(h1).split()) if h1 is not None else None
 
 
 def _title(main: list[Product], sel: dict[str, str], page: Page) -> str | None:
@@ -565,7 +565,7 @@ def _title(main: list[Product], sel: dict[str, str], page: Page) -> str | None:
         return name
     h1 = next(iter(page.tags("h1")), None)
     if h1 is not None:
-        text = " ".join(h1.text_content().split())
+        text = " ".join(text_of(h1).split())
         if text:
             return text
     title = next(iter(page.tags("title")), None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import lxml.etree
 from lxml.html import HtmlElement
 
-from pricehawk.extraction.page import Page, elements
+from pricehawk.extraction.page import Page, elements, text_of
 
 # Markers that only a challenge / block page carries, whatever else is on it.
 # Markers that only a challenge / block page carries. Protected *normal* pages carry look-alikes
@@ -167,10 +167,10 @@ def page_signals(page: Page) -> PageSignals:
         if tag == "input":
             password = password or (el.get("type") or "").lower() == "password"
         elif tag == "noscript":
-            markers.append(el.text_content()[:300])
+            markers.append(text_of(el)[:300])
         elif tag == "title":
             if title is None:
-                title = " ".join(el.text_content().split())
+                title = " ".join(text_of(el).split())
         else:
             scripts += tag == "script"
             markers.extend(v for v in (el.get("src"), el.get("action"), el.get("id")) if v)
@@ -209,7 +209,7 @@ def page_signals(page: Page) -> PageSignals:
         for el in consent_els:
             if not any(a in counted for a in el.iterancestors()):
                 counted.add(el)
-                consent_chars += len(" ".join(el.text_content().split()))
+                consent_chars += len(" ".join(text_of(el).split()))
         consent_share = consent_chars / len(text) if text else 0.0
     return PageSignals(
         title=title or "",

@@ -20,6 +20,7 @@ from extruct.w3cmicrodata import LxmlMicrodataExtractor
 from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Offer
+from pricehawk.extraction.page import text_of
 from pricehawk.extraction.prices import (
     is_price_range,
     normalise_currency,
@@ -274,7 +275,7 @@ def _rdfa_value(el: HtmlElement, base_url: str) -> str:
         v = el.get(attr)
         if v is not None:
             return urljoin(base_url, str(v)) if attr != "content" else str(v)
-    return str(el.text_content())
+    return str(text_of(el))
 
 
 def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:

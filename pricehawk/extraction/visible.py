@@ -18,7 +18,7 @@ import lxml.etree
 from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Candidate
-from pricehawk.extraction.page import Page, elements
+from pricehawk.extraction.page import Page, elements, text_of
 from pricehawk.extraction.prices import (
     decimal_separator_for,
     is_price_range,
@@ -360,19 +360,19 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
                 # a "save 200 €" badge or a unit price inside the price container: not it
                 pass
             elif _ENDS_IN_DIGIT.search("".join(parts[-1:])) and _TWO_DIGITS.fullmatch(
-                (child.text_content() or "").strip()
+                (text_of(child) or "").strip()
             ):
                 # Two digits in their own element right after the units are the cents
                 # ("$19<sup>99</sup>", Home Depot's "<span>249</span><span>00</span>").
-                parts.append((sep or ".") + (child.text_content() or "").strip())
+                parts.append((sep or ".") + (text_of(child) or "").strip())
             elif (
                 child.tag == "sup"
-                and _TWO_DIGITS.fullmatch((child.text_content() or "").strip())
+                and _TWO_DIGITS.fullmatch((text_of(child) or "").strip())
                 and (m := _SYMBOL_AFTER_UNITS.search("".join(parts[-1:])))
             ):
                 # "199€<sup>99</sup>" (French shops): the symbol sits where the separator goes.
                 parts[-1] = parts[-1][: m.start(1)]
-                parts.append((sep or ".") + (child.text_content() or "").strip() + m.group(1))
+                parts.append((sep or ".") + (text_of(child) or "").strip() + m.group(1))
             elif child.tag == "sup" or _CENTS.search(child.get("class") or "~"):
                 walk(child, skip_struck)
             else:
@@ -391,16 +391,16 @@ def _label_text(el: HtmlElement) -> str:
     prev = el.getprevious()
     while prev is not None and not isinstance(prev.tag, str):
         prev = prev.getprevious()
-    if prev is not None and not _LETTER.search(prev.text_content() or "") and not prev.tail:
+    if prev is not None and not _LETTER.search(text_of(prev) or "") and not prev.tail:
         # "<em>¥</em><span>199.00</span>": the symbol is no label; look at the parent's.
         parent = el.getparent()
         pprev = parent.getprevious() if parent is not None else None
         if pprev is not None and isinstance(pprev.tag, str):
-            ptext = " ".join(pprev.text_content().split())
+            ptext = " ".join(text_of(pprev).split())
             if len(ptext) <= 30 and not _DIGIT.search(ptext):
                 bits.append(ptext)
     if prev is not None:
-        prev_text = " ".join(prev.text_content().split())
+        prev_text = " ".join(text_of(prev).split())
         if (
             len(prev_text) <= 30
             and not _NUMBER_OR_MONEY.search(prev_text)
@@ -416,7 +416,7 @@ def _label_text(el: HtmlElement) -> str:
         elif parent is not None:
             pprev = parent.getprevious()
             if pprev is not None and isinstance(pprev.tag, str):
-                ptext = " ".join(pprev.text_content().split())
+                ptext = " ".join(text_of(pprev).split())
                 if len(ptext) <= 30 and not _DIGIT.search(ptext):
                     bits.append(ptext)
     bits.extend(_after_text(el))
@@ -444,7 +444,7 @@ def _after_text(el: HtmlElement) -> list[str]:
         nxt = node.getnext()
         if nxt is not None:
             if level == 0 and isinstance(nxt.tag, str):
-                nxt_text = " ".join(nxt.text_content().split())
+                nxt_text = " ".join(text_of(nxt).split())
                 if (
                     len(nxt_text) <= 20
                     and not _DIGIT.search(nxt_text)
@@ -462,7 +462,7 @@ def _trailing_sr_label(label: HtmlElement) -> bool:
     if not _SR_ONLY.search(label.get("class") or "~"):
         return False
     before = label.getprevious()
-    return before is not None and bool(_DIGIT.search(before.text_content() or ""))
+    return before is not None and bool(_DIGIT.search(text_of(before) or ""))
 
 
 @dataclass(frozen=True)
@@ -557,7 +557,7 @@ def _titled_other_products(el: HtmlElement) -> bool:
     """A section whose own heading (its first or second child) names other products."""
     for child in itertools.islice(el.iterchildren("h2", "h3", "h4"), 1):
         if el.index(child) <= 1:
-            text = child.text_content()
+            text = text_of(child)
             return len(text) <= 80 and bool(_OTHER_PRODUCTS_TITLE.search(text))
     return False
 
@@ -602,7 +602,7 @@ def _member_mark_beside(el: HtmlElement) -> bool:
     for _ in range(2):
         if node is None:
             return False
-        text = " ".join(node.text_content().split())
+        text = " ".join(text_of(node).split())
         if len(text) > 60 or len(_AMOUNT.findall(text)) > 1:
             return False  # a sentence or several prices: not this price's own mark
         alts = " ".join(img.get("alt") or "" for img in node.iter("img"))
@@ -695,7 +695,7 @@ def _buy_box_root(doc: HtmlElement, h1: HtmlElement | None) -> HtmlElement | Non
     depth = 0
     while node is not None and depth < 6 and node.tag not in ("body", "html"):
         for ctl in node.iter("button", "input", "a"):
-            label = ctl.text_content() if ctl.tag != "input" else (ctl.get("value") or "")
+            label = text_of(ctl) if ctl.tag != "input" else (ctl.get("value") or "")
             hooks = _hooks(ctl) + " " + (ctl.get("name") or "")
             if _ADD_TO_CART.search(label) or re.search(r"add-?to-?cart|addtocart|buy", hooks, re.I):
                 return node
@@ -972,11 +972,11 @@ def _is_part(el: HtmlElement, hooks: str) -> bool:
     """A piece of a price ("a-price-whole", "price__currency"), not a whole price: a part-word
     hook and a text that is not a price on its own (ML's "andes-money-amount--cents-superscript"
     names a style of the whole amount)."""
-    if _CENTS_FRAGMENT.fullmatch(el.text_content()):
+    if _CENTS_FRAGMENT.fullmatch(text_of(el)):
         return True  # "<span class=price-centsPer>00</span>": the cents of a price around it
     if not (_PART.search(hooks) or _CAMEL_PART.search(hooks)):
         return False
-    text = el.text_content().strip()
+    text = text_of(el).strip()
     first = _DIGIT.search(text)
     if first is None or not _CURRENCY_IN_TEXT.search(text):
         return True
@@ -988,7 +988,7 @@ def _with_context_currency(scored: Scored, el: HtmlElement, page: Page) -> Score
     if scored.currency is not None:
         return scored
     for anc in itertools.islice(el.iterancestors(), 2):
-        text = " ".join(anc.text_content().split())
+        text = " ".join(text_of(anc).split())
         if len(text) > 60:
             break
         found = _CURRENCY_IN_TEXT.search(text)
@@ -1004,7 +1004,7 @@ def _button_scan(root: HtmlElement, page: Page, currency: str | None, base: int)
     nowhere else. Read only when the buy box has no other current price."""
     out: list[Scored] = []
     for i, btn in enumerate(root.iter("button", "a")):
-        label = " ".join(btn.text_content().split())
+        label = " ".join(text_of(btn).split())
         if len(label) > 60 or not _ADD_TO_CART.search(label) or not _DIGIT.search(label):
             continue
         if not _CURRENCY_IN_TEXT.search(label) or _hidden(btn):
@@ -1067,7 +1067,7 @@ def _price_elements(doc: HtmlElement, body: HtmlElement | None) -> list[HtmlElem
                 hooked = True
         if struck:
             # "Was <s>$349.99</s>": a list price even without a price class.
-            if _CURRENCY_IN_TEXT.search(el.text_content() or ""):
+            if _CURRENCY_IN_TEXT.search(text_of(el) or ""):
                 out.append(el)
         elif hooked:
             out.append(el)
@@ -1080,7 +1080,7 @@ def _wrappers_of_prices(els: list[HtmlElement], ids: set[int], sep: str | None) 
     wrapped: set[int] = set()
     for d in els:
         hooks = _hooks(d)
-        text = d.text_content()
+        text = text_of(d)
         if (
             is_struck(d)
             or _PART.search(hooks)
@@ -1140,7 +1140,7 @@ def _text_scan(
             continue
         if _hidden(parent):
             continue
-        before = " ".join(el.text_content().split())
+        before = " ".join(text_of(el).split())
         label = before if len(before) <= 30 and not _DIGIT.search(before) else ""
         region = _region(parent, root, cache, title_path, own_words)
         scored = _score(
@@ -1170,7 +1170,7 @@ def _own_text_reading(
     ):
         # "<strong><span>29,900</span>원</strong>", "899,<span>00</span> zł": a short
         # element whose whole text is one price (one amount, not "32 GB + $250.00").
-        whole = el.text_content()
+        whole = text_of(el)
         if len(whole) <= 25 and len(_AMOUNT.findall(whole)) == 1:
             own_text = price_text(el, sep)
     if not own_text or len(own_text) > 30 or not _CURRENCY_IN_TEXT.search(own_text):
@@ -1298,7 +1298,7 @@ def _buy_box_percents(page: Page) -> list[Decimal]:
     root = buy_box(page)
     if root is None:
         return []
-    text = root.text_content()
+    text = text_of(root)
     if len(text) > 5000:
         text = text[:5000]
     return [Decimal(m.group(1).replace(",", ".")) for m in _PERCENT.finditer(text)]
@@ -1353,7 +1353,7 @@ def _visible_availability(page: Page) -> str | None:
     if root is None:
         return None
     for btn in root.iter("button", "input"):
-        label = btn.text_content() if btn.tag == "button" else (btn.get("value") or "")
+        label = text_of(btn) if btn.tag == "button" else (btn.get("value") or "")
         if _ADD_TO_CART.search(label) and btn.get("disabled") is not None:
             return "out_of_stock"
     found = None
@@ -1361,11 +1361,11 @@ def _visible_availability(page: Page) -> str | None:
         hooks = (el.get("class") or "") + " " + (el.get("id") or "")
         if not _STOCK_HOOK.search(hooks):
             continue
-        got = availability_from_text(" ".join(el.text_content().split())[:120])
+        got = availability_from_text(" ".join(text_of(el).split())[:120])
         if got:
             return got
     for btn in root.iter("button", "input"):
-        label = btn.text_content() if btn.tag == "button" else (btn.get("value") or "")
+        label = text_of(btn) if btn.tag == "button" else (btn.get("value") or "")
         if _PREORDER.search(label):
             return "preorder"  # the buy button itself says "Pre-order"
         if _ADD_TO_CART.search(label):
@@ -1378,13 +1378,13 @@ def selected_option_tokens(page: Page) -> set[str]:
     doc = page.doc
     tokens: set[str] = set()
     for opt in elements(_SELECTED_OPTIONS, doc):
-        tokens.update(_option_values(opt, opt.text_content()))
+        tokens.update(_option_values(opt, text_of(opt)))
     for inp in elements(_CHECKED_INPUTS, doc):
         tokens.update(_option_values(inp, ""))
         inp_id = inp.get("id")
         if inp_id:
             for label in elements(_LABEL_FOR, doc, i=inp_id):
-                tokens.update(_option_values(label, label.text_content()))
+                tokens.update(_option_values(label, text_of(label)))
     # Swatches and size buttons live in the buy box; scanning only it keeps this cheap.
     scope = buy_box(page)
     for el in (scope if scope is not None else doc).xpath(
@@ -1400,7 +1400,7 @@ def selected_option_tokens(page: Page) -> set[str]:
         ):
             continue
         if any(_VARIANT_HOOK.search(_hooks(a) or "~") for a in el.iterancestors()):
-            tokens.update(_option_values(el, el.text_content()))
+            tokens.update(_option_values(el, text_of(el)))
     tokens.discard("")
     return {t for t in tokens if t not in _PLACEHOLDERS and len(t) <= 60}
 
