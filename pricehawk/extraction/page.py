@@ -47,12 +47,17 @@ class Page:
         by_tag: dict[str, list[HtmlElement]] | None = self.memo.get("by_tag")
         if by_tag is None:
             by_tag = {}
-            for el in self.indexed:
-                by_tag.setdefault(el.tag, []).append(el)
+            tags = [el.tag for el in self.indexed]  # (each .tag builds a new str: ask once)
+            for el, tag in zip(self.indexed, tags, strict=True):
+                by_tag.setdefault(tag, []).append(el)
             self.memo["by_tag"] = by_tag
+            self.memo["tag_list"] = tags
         if len(names) == 1:
             return by_tag.get(names[0], [])
-        return [el for el in self.indexed if el.tag in names]
+        wanted = set(names)
+        return [
+            el for el, tag in zip(self.indexed, self.memo["tag_list"], strict=True) if tag in wanted
+        ]
 
     def source_has(self, word: bytes) -> bool:
         """Whether the page source contains `word` (lower-case), in any letter case."""
