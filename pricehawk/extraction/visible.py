@@ -410,15 +410,23 @@ def _label_text(el: HtmlElement) -> str:
         if prev.tail:
             bits.append(prev.tail[-40:])
     else:
+        # The first child: the words before its container ("From: <span><bdi>$12.00</bdi>"),
+        # looked for up to two levels up.
         parent = el.getparent()
-        if parent is not None and parent.text:
-            bits.append(parent.text[-40:])
-        elif parent is not None:
+        for _ in range(2):
+            if parent is None:
+                break
+            if parent.text and parent.text.strip():
+                bits.append(parent.text[-40:])
+                break
             pprev = parent.getprevious()
-            if pprev is not None and isinstance(pprev.tag, str):
-                ptext = " ".join(text_of(pprev).split())
-                if len(ptext) <= 30 and not _DIGIT.search(ptext):
-                    bits.append(ptext)
+            if pprev is not None:
+                if isinstance(pprev.tag, str):
+                    ptext = " ".join(text_of(pprev).split())
+                    if len(ptext) <= 30 and not _DIGIT.search(ptext):
+                        bits.append(ptext)
+                break
+            parent = parent.getparent()
     bits.extend(_after_text(el))
     return " ".join(" ".join(bits).split())
 
@@ -961,7 +969,10 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
         scored = _score(el, text, region, order=order, page=page, currency=currency)
         if scored is not None:
             out.append(_with_context_currency(scored, el, page))
-    if not any(s.in_buy_box and not s.is_list and not s.member for s in out) and root is not None:
+    # (Product tiles inside a too-wide buy box score low: they are no reason to skip the scan.)
+    if root is not None and not any(
+        s.in_buy_box and not s.is_list and not s.member and s.score >= 1.5 for s in out
+    ):
         out.extend(_text_scan(root, page, currency, cache, len(els), title_path, own))
         if not any(s.in_buy_box and not s.is_list for s in out):
             out.extend(_button_scan(root, page, currency, len(els)))
@@ -1205,9 +1216,11 @@ def read_visible(page: Page, *, currency: str | None, buy_box_only: bool = False
         return VisibleReading(candidates=cands, availability=_visible_availability(page))
     if not any(not s.is_list and s.score >= 1.5 for s in scored):
         # Nothing reads as the current price: a lone "regular" price is the price.
-        soft = [s for s in scored if s.soft_list]
+        soft = [s for s in scored if s.soft_list and not s.member]
         if len({s.price for s in soft}) == 1:
-            scored = [replace(s, is_list=False) if s.soft_list else s for s in scored]
+            scored = [
+                replace(s, is_list=False) if s.soft_list and not s.member else s for s in scored
+            ]
     current = sorted((s for s in scored if not s.is_list), key=lambda s: -s.score)
     availability = _visible_availability(page)
     if not current or current[0].score < 1.5:
