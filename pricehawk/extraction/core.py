@@ -95,6 +95,8 @@ def extract(
     signals = page_signals(page)
     has_data = bool(main) or "price" in sel or visible.price is not None or bool(visible.candidates)
     health = classify(signals, has_product_data=has_data)
+    if health == "empty_shell" and read_script_price(page, _heading(page)) is not None:
+        health = "ok"  # an app before rendering, whose own state already holds the product
     title = _title(main, sel, page)
     if health == "ok":
         health = health_for_status(status)
@@ -553,7 +555,10 @@ def _first_text(*values: str | None) -> str | None:
 
 
 def _heading(page: Page) -> str | None:
+    """The page's h1, or without one (an app before rendering) its <title>."""
     h1 = next(iter(page.tags("h1")), None)
+    if h1 is None:
+        h1 = next(iter(page.tags("title")), None)
     return " ".join(text_of(h1).split()) if h1 is not None else None
 
 

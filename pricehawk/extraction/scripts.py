@@ -107,6 +107,12 @@ def _price_of(obj: dict[str, Any], page: Page) -> tuple[Decimal | None, str | No
         amount = parse_structured_price(raw, currency=cur, locale=page.locale)
         if amount is not None and amount > 0:
             return amount, cur
+    for key in ("pricing", "priceInfo", "price_info", "prices"):
+        nested = obj.get(key)
+        if isinstance(nested, dict) and nested is not obj:
+            amount, cur = _price_of(nested, page)
+            if amount is not None:
+                return amount, cur or _currency_of(obj, page)
     return None, None
 
 
@@ -165,6 +171,8 @@ def read_script_price(page: Page, heading: str | None) -> ScriptPrice | None:
             got = _shopify_product(value, page, shopify_currency, script, text)
             if got is None and heading:
                 got = _named_product(value, heading, page, how)
+            if got is None:
+                got = _addressed_product(value, page, how)
             if got is not None:
                 found.append(got)
     woo = _woo_variation(page)
@@ -276,6 +284,41 @@ def _named_product(value: Any, heading: str, page: Page, how: str) -> ScriptPric
         amount, cur = _price_of(obj, page)
         if amount is not None:
             prices.setdefault(amount, cur or top_currency)
+    if len(prices) != 1:
+        return None
+    amount, cur = next(iter(prices.items()))
+    return ScriptPrice(amount, cur, how)
+
+
+_ADDRESS_KEYS = ("slug", "handle", "urlKey", "url_key", "url", "path", "href", "canonicalUrl")
+
+
+def _addressed_product(value: Any, page: Page, how: str) -> ScriptPrice | None:
+    """A priced dict whose slug or URL is the page's own address: an app shell's state proves
+    its product that way when there is no heading to match yet. Two such dicts with different
+    prices prove nothing."""
+    path = urlsplit(page.url).path.rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    if len(last) < 4:
+        return None
+    prices: dict[Decimal, str | None] = {}
+    for obj in _walk(value):
+        address = next((obj[k] for k in _ADDRESS_KEYS if isinstance(obj.get(k), str)), None)
+        if address is not None:
+            own = urlsplit(address).path.rstrip("/").rsplit("/", 1)[-1]
+            if own != last:
+                continue
+        else:
+            # No address of its own: a name that slugs to the page's ("Merino Blend Quarter
+            # Zip" on /p/merino-blend-quarter-zip, "Regnjacka Skagen" on .../regnjacka-skagen-
+            # svart-104233) is the same proof.
+            name = next((obj[k] for k in _NAME_KEYS if isinstance(obj.get(k), str)), None)
+            slug = "-".join(_norm(name).split()) if name else ""
+            if len(slug) < 6 or not (last == slug or last.startswith(slug + "-")):
+                continue
+        amount, cur = _price_of(obj, page)
+        if amount is not None:
+            prices.setdefault(amount, cur)
     if len(prices) != 1:
         return None
     amount, cur = next(iter(prices.items()))
