@@ -153,6 +153,8 @@ _NOT_PRICE_TEXT = Words(
     r"\bas low as\b|\btrade-?in\b|\bcoupon\b|\bgutschein\b|\bcup[oó]n\b|\bvoucher\b|\bapply\b|"
     r"\bbuy used\b|\bused from\b|\bgebraucht\b|\bd'occasion\b|\busato\b|\busado\b|"
     r"\bleft in stock\b|\bleft\b|\bauf lager\b|"
+    # ratings and review counts: "★★★★★ (3482)", "4.7 out of 5", "1,204 reviews"
+    r"[★☆]|\breviews?\b|\bratings?\b|\bout of 5\b|^\s*\(\s*\d[\d,.]*\s*\)\s*$|"
     # "Sale ends Jul 17, 2025", "valid until 31/07": a date, not an amount
     r"\bends\b|\buntil\b|\bexpires?\b|\bvalid\b|"
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? "
@@ -191,6 +193,10 @@ _MEMBER = Words(
 _NON_MEMBER = Words(
     r"non-?\s?member|nicht-?mitglied|without|utan|uden|uten|ohne|sans|sin |senza|not a member|"
     r"nonmember"
+)
+_REGULAR_LABEL = Words(
+    r"\bregular(?: price)?\b|\breg\.? price\b|\bnormal ?(?:price|preis)\b|\bprecio normal\b|"
+    r"\bprix normal\b"
 )
 # EU Omnibus reference prices ("lowest price in the last 30 days"): never the price to pay.
 _REFERENCE_TEXT = Words(
@@ -309,6 +315,7 @@ class Scored:
     member: bool = False
     public: bool = False
     struck: bool = False  # struck through on the page (a list price whatever its region says)
+    regular: bool = False  # labelled "Regular price": beside a member price, what others pay
 
 
 _HOOK_ATTR_SET = frozenset(_HOOK_ATTRS)
@@ -401,12 +408,13 @@ def _label_text(el: HtmlElement) -> str:
                 bits.append(ptext)
     if prev is not None:
         prev_text = " ".join(text_of(prev).split())
-        if (
-            len(prev_text) <= 30
-            and not _NUMBER_OR_MONEY.search(prev_text)
-            and not _trailing_sr_label(prev)
-        ):
+        trailing = _trailing_sr_label(prev) or _labels_follow_prices(prev, el)
+        if len(prev_text) <= 30 and not _NUMBER_OR_MONEY.search(prev_text) and not trailing:
             bits.append(prev_text)  # a label element: <span>Was</span><s>$10</s>
+        if trailing and _labels_follow_prices(prev, el):
+            nxt = el.getnext()
+            if nxt is not None:
+                bits.append(" ".join(text_of(nxt).split()))  # this price's own label
         if prev.tail:
             bits.append(prev.tail[-40:])
     else:
@@ -462,6 +470,25 @@ def _after_text(el: HtmlElement) -> list[str]:
             return []
         node = node.getparent()
     return []
+
+
+def _labels_follow_prices(label: HtmlElement, el: HtmlElement) -> bool:
+    """A layout that puts each price's description after it ("$48.00 <span>Regular
+    Price</span> $38.00 <span>Sale Price</span>", Wix Stores): the label before `el` belongs to
+    the price before the label, and `el`'s own label is the one after it."""
+    before = label.getprevious()
+    after = el.getnext()
+    if before is None or after is None or not isinstance(after.tag, str):
+        return False
+    after_text = " ".join(text_of(after).split())
+    return (
+        label.tag != "dt"  # a definition list puts the term first, by definition
+        and bool(_CURRENCY_IN_TEXT.search(text_of(before)))
+        and 0 < len(after_text) <= 30
+        and not _DIGIT.search(after_text)
+        and after.tag == label.tag
+        and (after.get("class") or "") == (label.get("class") or "")
+    )
 
 
 def _trailing_sr_label(label: HtmlElement) -> bool:
@@ -911,8 +938,20 @@ def _score(
         score -= 6
     score -= min(order, 200) * 0.002  # earlier on the page is likelier the main price
     struck = is_struck(el) or region.struck or _css_struck(el, page)
+    regular = bool(_REGULAR_LABEL.search(label))
     return Scored(
-        amount, cur, score, is_list, region.buy_box, text, order, soft_list, member, public, struck
+        amount,
+        cur,
+        score,
+        is_list,
+        region.buy_box,
+        text,
+        order,
+        soft_list,
+        member,
+        public,
+        struck,
+        regular,
     )
 
 
@@ -1298,7 +1337,17 @@ def _drop_member_prices(scored: list[Scored]) -> list[Scored] | None:
             for s in scored
             if not (s.member and not s.is_list)
         ]
-    if any(s.is_list and s.in_buy_box and s.price > min(m.price for m in members) for s in scored):
+    cheapest = min(m.price for m in members)
+    regular = {s.price for s in scored if s.regular and s.in_buy_box and s.price > cheapest}
+    if len(regular) == 1:
+        # "$3.99 with Card", "Regular Price $6.49" (struck): the regular price is what
+        # everyone without the card pays.
+        return [
+            replace(s, is_list=False, soft_list=False) if s.price in regular else s
+            for s in scored
+            if not (s.member and not s.is_list)
+        ]
+    if any(s.is_list and s.in_buy_box and s.price > cheapest for s in scored):
         return None  # "Club price $8, was $10": is $10 the public price or an old one?
     return scored
 
