@@ -197,14 +197,10 @@ def page_signals(page: Page) -> PageSignals:
         # Only a short page can be a consent wall: look closer, it is cheap.
         counted: set[HtmlElement] = set()
         consent_chars = 0
-        # The attribute scan below is costly; a page without these words has no consent wall.
-        low = text.lower()
+        # The attribute scan below costs milliseconds on a large page; only a page whose text
+        # asks for consent can be a consent wall (`classify` requires that text too).
         consent_els = (
-            elements(_CONSENT_XPATH, doc)
-            if any(
-                w in low for w in ("cookie", "consent", "privacy", "gdpr", "privac", "datenschutz")
-            )
-            else []
+            elements(_CONSENT_XPATH, doc) if _CONSENT_TEXT.search(text[:3000].lower()) else []
         )
         for el in consent_els:
             if not any(a in counted for a in el.iterancestors()):

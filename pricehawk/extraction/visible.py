@@ -513,10 +513,18 @@ class Region:
     unselected: bool = False  # inside a tab or option the page shows as not selected
 
 
+class RegionCache(dict[HtmlElement, Region]):
+    """Regions by element for one page, and which option lists have a chosen item."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.option_lists: dict[HtmlElement, bool] = {}
+
+
 def _region(
     el: HtmlElement,
     buy_box_root: HtmlElement | None,
-    cache: dict[HtmlElement, Region],
+    cache: RegionCache,
     title_path: frozenset[HtmlElement] = frozenset(),
     own_words: frozenset[str] = frozenset(),
 ) -> Region:
@@ -570,7 +578,9 @@ def _region(
             and not _NON_MEMBER.search(hooks)
         )
         unselected = (
-            inherited.unselected or anc.get("aria-selected") == "false" or _unchosen_option(anc)
+            inherited.unselected
+            or anc.get("aria-selected") == "false"
+            or _unchosen_option(anc, cache.option_lists)
         )
         inherited = Region(bad, buy, struck, list_hint, hidden, member, unselected)
         cache[anc] = inherited  # keyed by element: keeps the lxml proxy (and its id) alive
@@ -618,15 +628,21 @@ def _chosen(item: HtmlElement) -> bool:
     return False
 
 
-def _unchosen_option(el: HtmlElement) -> bool:
+def _unchosen_option(el: HtmlElement, option_lists: dict[HtmlElement, bool]) -> bool:
     """A list item among options one of which the page marks as chosen, and not that one: its
-    price is what another pack size or variant would cost ("80ml × 1 16,900원")."""
-    if el.tag != "li" or _chosen(el):
+    price is what another pack size or variant would cost ("80ml × 1 16,900원"). Whether a
+    list has a chosen item is asked once per list (carousels hold tens of items)."""
+    if el.tag != "li":
         return False
     parent = el.getparent()
-    return parent is not None and any(
-        sib is not el and isinstance(sib.tag, str) and _chosen(sib) for sib in parent
-    )
+    if parent is None:
+        return False
+    has_chosen = option_lists.get(parent)
+    if has_chosen is None:
+        has_chosen = option_lists[parent] = any(
+            isinstance(item.tag, str) and _chosen(item) for item in parent
+        )
+    return has_chosen and not _chosen(el)
 
 
 def _member_mark_beside(el: HtmlElement) -> bool:
@@ -967,7 +983,7 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
     )
     ids = {id(e) for e in els}
     wrapped = _wrappers_of_prices(els, ids, sep)
-    cache: dict[HtmlElement, Region] = {}
+    cache = RegionCache()
     out: list[Scored] = []
     for order, el in enumerate(els):
         if el.tag in _SKIP_TAGS or _hidden(el):
@@ -1164,7 +1180,7 @@ def _text_scan(
     root: HtmlElement,
     page: Page,
     currency: str | None,
-    cache: dict[HtmlElement, Region],
+    cache: RegionCache,
     base: int,
     title_path: frozenset[HtmlElement],
     own_words: frozenset[str] = frozenset(),
@@ -1205,7 +1221,7 @@ def _own_text_reading(
     root: HtmlElement,
     page: Page,
     currency: str | None,
-    cache: dict[HtmlElement, Region],
+    cache: RegionCache,
     order: int,
     title_path: frozenset[HtmlElement],
     sep: str | None,
