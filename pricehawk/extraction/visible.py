@@ -1112,20 +1112,23 @@ def price_elements(doc: HtmlElement, *, custom_tags: bool = True) -> list[HtmlEl
 
 def _price_elements(doc: HtmlElement, body: HtmlElement | None) -> list[HtmlElement]:
     # This loop visits most elements of every page, so it reads each element's attributes once
-    # (`items()`, one C call) instead of asking `is_struck` and the hooks one by one.
+    # (`items()`, one C call), asks no element its tag (the few <del>/<s> are collected in C
+    # first) and searches the lower-cased hooks with the bare pattern.
+    root = body if body is not None else doc
+    struck_tags = set(root.iter(*_STRUCK_TAGS))
+    hook_word = _HOOK_WORD.pattern.search
     out: list[HtmlElement] = []
-    for el in (body if body is not None else doc).iter(*_PRICE_TAGS):
+    for el in root.iter(*_PRICE_TAGS):
         if len(out) >= _MAX_CANDIDATES:
             break
-        items = el.items()
-        struck = el.tag in _STRUCK_TAGS
+        struck = bool(struck_tags) and el in struck_tags
         hooked = False
-        for attr, value in items:
+        for attr, value in el.items():
             if attr in _HOOK_ATTR_SET and value:
                 if attr == "class" and _struck_class(value):
                     struck = True
                     break
-                hooked = hooked or bool(_HOOK_WORD.search(value))
+                hooked = hooked or hook_word(value.lower()) is not None
             elif attr == "style" and "line-through" in value:
                 struck = True
                 break
