@@ -225,7 +225,7 @@ _BAD_REGION = Words(
     r"frequently|complete-the-look|shop-the-look|promo-?banner|banner|modal(?![-_]price)|popup|newsletter|"
     r"product-?compare|compare-?(?:products|list|bar|widget|drawer|tray)|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment|"
     r"warranty|protection|insurance|add-?on|gift-?wrap|service-?plan|care-?(?:plan|price|pack)|subscri|"
-    r"per-?unit|unit-?price|price-?per(?!-?sellable)|monthly|"
+    r"per-?unit|price-?per(?!-?sellable)|monthly|"
     r"shipping-?(?:info|cost|price|rate|option|estimate|calc)|"
     r"(?:^|[-_ ])emi(?:$|[-_ ])"
 )
@@ -629,10 +629,11 @@ def _chosen(item: HtmlElement) -> bool:
 
 
 def _unchosen_option(el: HtmlElement, option_lists: dict[HtmlElement, bool]) -> bool:
-    """A list item among options one of which the page marks as chosen, and not that one: its
-    price is what another pack size or variant would cost ("80ml × 1 16,900원"). Whether a
-    list has a chosen item is asked once per list (carousels hold tens of items)."""
-    if el.tag != "li":
+    """A list item or radio label among options one of which the page marks as chosen, and not
+    that one: its price is what another pack size, variant or purchase option would cost
+    ("80ml × 1 16,900원", "Autoship $65.53" beside a checked "Buy once"). Whether a list has a
+    chosen item is asked once per list (carousels hold tens of items)."""
+    if el.tag not in ("li", "label") and el.get("role") not in ("radio", "option"):
         return False
     parent = el.getparent()
     if parent is None:
