@@ -149,6 +149,7 @@ _NOT_PRICE_TEXT = Words(
     r"\bper (?:month|mo|week)\b|\ba month\b|\bmonthly\b|\binstal+ments?\b|\bcuotas?\b|\bx\s*\d|"
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
     r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
+    r"/\s*1\s*(?:st(?:k|ück)?|piece|pc|unit|ea|each|pièce|pieza|szt)\b|"
     r"\bunit price\b|/\s*(?:ounce|pound|item|piece|sheet|sq\.? ?ft|meter|metre|roll|pack)\b|"
     r"\bas low as\b|\btrade-?in\b|\bcoupon\b|\bgutschein\b|\bcup[oó]n\b|\bvoucher\b|\bapply\b|"
     r"\bbuy used\b|\bused from\b|\bgebraucht\b|\bd'occasion\b|\busato\b|\busado\b|"
@@ -848,16 +849,17 @@ def _note_range(page: Page, text: str, currency: str | None) -> None:
         page.memo["range"] = (low, high, cur or cur2 or currency, text)
 
 
-def _not_price_hooks(hooks: str) -> bool:
+def _not_price_hooks(hooks: str, *, unit_is_item: bool = False) -> bool:
     """Hooks that name something other than the price; a "unitPrice" id next to a
-    "productPrice" class is the product's price (Yodobashi), whatever the id says; and a
+    "productPrice" class is the product's price (Yodobashi), whatever the id says, and so is
+    any "unitPrice" on a Japanese page (単価, the price of one item: `unit_is_item`); and a
     "price--discount" class names the discounted price, not a discount badge."""
     if _DISCOUNTED_PRICE.search(hooks):
         hooks = _DISCOUNTED_PRICE.sub(" ", hooks)
     m = _NOT_PRICE_ATTR.search(hooks)
     if m is None:
         return False
-    if _UNIT_HOOK.fullmatch(m.group(0)) and _MAIN_PRICE_HOOK.search(hooks):
+    if _UNIT_HOOK.fullmatch(m.group(0)) and (unit_is_item or _MAIN_PRICE_HOOK.search(hooks)):
         rest = _NOT_PRICE_ATTR.search(_UNIT_HOOK.sub(" ", hooks))
         return rest is not None
     return True
@@ -890,7 +892,10 @@ def _score(
     amount, cur = parse_price_text(text, locale=page.locale, currency=currency, url=page.url)
     if amount is None or amount == 0:
         return None
-    if _NOT_PRICE_TEXT.search(text) or (hooks and _not_price_hooks(hooks)):
+    unit_is_item = (page.locale or "").startswith("ja")
+    if _NOT_PRICE_TEXT.search(text) or (
+        hooks and _not_price_hooks(hooks, unit_is_item=unit_is_item)
+    ):
         return None
     if is_price_range(text):
         if region.buy_box and not region.bad:
