@@ -163,13 +163,14 @@ _NOT_PRICE_TEXT = Words(
     r"\b\d{1,2}/\d{1,2}/\d{2,4}\b|"
     r"^\s*(?:to|bis|hasta|até|tot)\b|"
     r"^\s*\+|\d\s*\+\s*$|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
-    r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|ポイント|포인트|积分|"
+    r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|ポイント|포인트|적립|积分|"
     r"\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
     r"\bsin impuestos\b|\bsem impostos\b|\bsans taxes\b|\bohne steuern\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
     r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b|"
     r"\b\d+\s+(?:for|für|por|pour|per)\s|\bbuy\s+\d|\bget\s+\d|\bexcl\b|\bexkl\b|"
     r"\bex\.?\s*(?:tax|vat|btw|gst|mwst)\b|\bhors taxes?\b|\bsin iva\b|\bohne mwst\b|"
+    r"\bkdv hari[cç]\b|\bbez dph\b|\bbez vat\b|"
     r"\bz dostawą\b|\bwith delivery\b|\bincl(?:uding|\.)? (?:delivery|shipping)\b|"
     r"\bzzgl\.?\s*(?:mwst|ust)\b|\bzzgl\.?\s*$|kosten\b|\bplus vat\b|\bhors tva\b|"
     r"\binkl\.? versand\b|\bavec livraison\b|\bcon env[ií]o\b|"
@@ -222,10 +223,13 @@ _BAD_REGION = Words(
     r"seller-?offer|offer-?listing|(?:^|[-_ ])nav|menu|mini-?cart|cart-?drawer|side-?cart|"
     r"sidebar|review|slider|swiper|slick|sponsor|widget|you-may|others|more-from|wishlist|"
     r"(?:^|[-_ ])reco|product-?card|product-?tile|product-?grid|product-?list|productcard|"
+    r"product-?thumb|product-layout|"
     r"producttile|product-item(?:$|[-_ ]|s)|(?:^|[-_ ])plp|search-?result|listing|"
     r"frequently|complete-the-look|shop-the-look|promo-?banner|banner|modal(?![-_]price)|popup|newsletter|"
     r"product-?compare|compare-?(?:products|list|bar|widget|drawer|tray)|tooltip|price-?history|price-?alert|financ|klarna|afterpay|affirm|install?ment|"
-    r"warranty|protection|insurance|add-?on|gift-?wrap|service-?plan|care-?(?:plan|price|pack)|subscri|"
+    r"excluding-?tax|excl-?(?:vat|tax)|"
+    r"warranty|protection|insurance|add-?on|gift-?wrap|service-?plan|care-?(?:plan|price|pack)|"
+    r"subscri|"
     r"per-?unit|price-?per(?!-?sellable)|monthly|"
     r"shipping-?(?:info|cost|price|rate|option|estimate|calc)|"
     r"(?:^|[-_ ])emi(?:$|[-_ ])"
@@ -240,7 +244,8 @@ _BUY_BOX = Words(
 _CURRENCY_IN_TEXT = re.compile(
     r"[$€£¥₹₩₽₺₪฿₫₱₴₦₸৳₲₡₾₼円원]|\b(?:USD|EUR|GBP|CAD|AUD|CLP|MXN|BRL|JPY|CHF|SEK|NOK|DKK|PLN|CZK|ARS|"
     r"COP|INR|NZD|AED|SAR|RON|HUF|TRY|PEN|ZAR|HKD|SGD|TWD|CNY|KRW|UAH|(?i:kr|zł|kč|ft|lei|tl)|"
-    r"R\$|Rs\.?|RM|Rp|S/|R)(?:\b|\s|\d)|:-|,-",
+    r"R\$|Rs\.?|RM|Rp|S/|R)(?:\b|\s|\d)|:-|,-|"
+    r"\d(?i:tl|kr|zł|kč|ft|lei)\b",  # "4.299,90TL": a code glued to the amount
 )
 _ADD_TO_CART = re.compile(
     r"add to (?:cart|bag|basket|trolley)|buy now|in den warenkorb|añadir al carrito|"
