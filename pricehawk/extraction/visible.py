@@ -142,7 +142,7 @@ _NOT_PRICE_ATTR = Words(
     r"sort|facet|minicart|"
     r"cart-?price|alert|history|match|guarantee|compare-?at-?label|base-?price|grundpreis|"
     r"convert|approx|"
-    r"eco-?part|deposit|pfand|tax-?info"
+    r"eco-?part|deposit|pfand|tax-?info|availab|stock-?(?:amount|qty|count|level)"
 )
 _NOT_PRICE_TEXT = Words(
     r"\bsave\b|\byou save\b|\bsaving|\boff\b|%|/\s*(?:mo|month|mes|monat|mois|wk|week)\b|"
@@ -153,7 +153,7 @@ _NOT_PRICE_TEXT = Words(
     r"\bunit price\b|/\s*(?:ounce|pound|item|piece|sheet|sq\.? ?ft|meter|metre|roll|pack)\b|"
     r"\bas low as\b|\btrade-?in\b|\bcoupon\b|\bgutschein\b|\bcup[oó]n\b|\bvoucher\b|\bapply\b|"
     r"\bbuy used\b|\bused from\b|\bgebraucht\b|\bd'occasion\b|\busato\b|\busado\b|"
-    r"\bleft in stock\b|\bleft\b|\bauf lager\b|"
+    r"\bleft in stock\b|\bleft\b|\bauf lager\b|\bks\b|\bpcs\b|\bszt\b|\bstk\b|"
     # ratings and review counts: "★★★★★ (3482)", "4.7 out of 5", "1,204 reviews"
     r"[★☆]|\breviews?\b|\bratings?\b|\bout of 5\b|^\s*\(\s*\d[\d,.]*\s*\)\s*$|"
     # "Sale ends Jul 17, 2025", "valid until 31/07": a date, not an amount
@@ -188,7 +188,8 @@ _MEMBER = Words(
     r"member|mitglied|membre|miembro|socio|loyalty|club(?:card)?|(?<![a-z])family|insider|"
     r"rewards?(?![a-z])|prime(?![a-z])|circle|(?<![a-z])cmr(?![a-z])|(?<![a-z])vip(?![a-z])|"
     r"lidl-? ?plus|plus价|plus-?price|会员|회원|와우|wow-?price|card-?holder|with (?:our|the) card|"
-    r"card-?price|картой|with (?:\w+ )?card\b|con tarjeta|mit (?:der )?karte|avec (?:la )?carte|"
+    r"(?<!product)card-?price|картой|with (?:\w+ )?card\b|con tarjeta|mit (?:der )?karte|"
+    r"avec (?:la )?carte|"
     r"nectar|extracare|adh[ée]rent|advantage card|no pix|via pix|(?<![a-z])pix(?![a-z])|boleto"
 )
 # ... unless the label says the opposite ("Non-member price", "Pris utan IKEA Family").
