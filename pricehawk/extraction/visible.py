@@ -148,6 +148,7 @@ _NOT_PRICE_TEXT = Words(
     r"\bsave\b|\byou save\b|\bsaving|\boff\b|%|/\s*(?:mo|month|mes|monat|mois|wk|week)\b|"
     r"\bper (?:month|mo|week)\b|\ba month\b|\bmonthly\b|\binstal+ments?\b|\bcuotas?\b|\bx\s*\d|"
     r"\d\s*x\b|\bshipping\b|\bdelivery\b|\bversand\b|\benv[ií]o\b|\blivraison\b|\bper\b|"
+    r"\bspedizion[ei]\b|\bfrete\b|\bporto\b|\bkargo\b|"
     r"/\s*(?:kg|g|100\s?g|lb|oz|fl\.?\s?oz|l|ml|100\s?ml|m|ea|each|unit|count|ct|st(?:k|ück)?)\b|"
     r"/\s*1\s*(?:st(?:k|ück)?|piece|pc|unit|ea|each|pièce|pieza|szt)\b|"
     r"\bunit price\b|/\s*(?:ounce|pound|item|piece|sheet|sq\.? ?ft|meter|metre|roll|pack)\b|"
@@ -161,10 +162,10 @@ _NOT_PRICE_TEXT = Words(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? "
     r"\d{4}\b|"
     r"\b\d{1,2}/\d{1,2}/\d{2,4}\b|"
-    r"^\s*(?:to|bis|hasta|até|tot)\b|"
+    r"^\s*(?:to|bis|hasta|até|tot|έως|до)\b|"
     r"^\s*\+|\d\s*\+\s*$|\bnew offers?\b|\bused offers?\b|\(\d+ offers?\)|\bbuying options\b|"
     r"\bprecio por\b|\bgrundpreis\b|\bprix au\b|\bpoints?\b|ポイント|포인트|적립|积分|"
-    r"\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|"
+    r"\bfrom\b|\bdesde\b|\bab\b|\bstarting\b|\bαπό\b|\bà partir de\b|\ba partire da\b|"
     r"\bsin impuestos\b|\bsem impostos\b|\bsans taxes\b|\bohne steuern\b|"
     r"\bdeposit\b|\bfee\b|\btax\b|\bbonus\b|\breward|"
     r"\d\s*(?:l|kg|g|ml|m|m²|stk|st|lb|oz)\s*=|\bdont\b|[ée]co-?part|\bpfand\b|"
@@ -841,7 +842,7 @@ def _css_struck(el: HtmlElement, page: Page) -> bool:
     return bool(classes and cls and not classes.isdisjoint(cls.split()))
 
 
-_RANGE_END_LABELS = frozenset({"to", "bis", "à", "hasta", "até", "tot", "до"})
+_RANGE_END_LABELS = frozenset({"to", "bis", "à", "hasta", "até", "tot", "до", "έως", "a"})
 
 
 def _note_range(page: Page, text: str, currency: str | None) -> None:
