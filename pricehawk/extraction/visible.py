@@ -893,21 +893,22 @@ def _score(
 ) -> Scored | None:
     """Score one visible price reading (None: not a price at all); `is_list` forces the role;
     `label` replaces the words read around `el` (for text that is not all of `el`)."""
+    # The cheap rejections first: most readings on a page are not prices at all.
     hooks = _hooks(el)
-    if label is None:
-        label = _label_text(el)
-    amount, cur = parse_price_text(text, locale=page.locale, currency=currency, url=page.url)
-    if amount is None or amount == 0:
-        return None
     unit_is_item = (page.locale or "").startswith("ja")
     if _NOT_PRICE_TEXT.search(text) or (
         hooks and _not_price_hooks(hooks, unit_is_item=unit_is_item)
     ):
         return None
+    amount, cur = parse_price_text(text, locale=page.locale, currency=currency, url=page.url)
+    if amount is None or amount == 0:
+        return None
     if is_price_range(text):
         if region.buy_box and not region.bad:
             _note_range(page, text, currency)
         return None  # "$20.00 – $35.00": the variant is not chosen yet
+    if label is None:
+        label = _label_text(el)
     if _NOT_PRICE_TEXT.search(label) and not _CURRENT_TEXT.search(label):
         return None
     if region.unselected or el.get("aria-selected") == "false":
