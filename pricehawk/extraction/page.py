@@ -17,6 +17,7 @@ from pricehawk.extraction.prices import country_from_url, normalise_locale
 
 _CUSTOM_PRICE_TAG = re.compile(rb"<[a-zA-Z][\w-]*-price\b|<price-[a-zA-Z]")
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_UTF8_VALUE = re.compile(rb"[\s=\"']*utf-?8(?![\w-])")
 
 
 # Tags several steps read. One pass over the tree collects them all: a pass per step cost about
@@ -93,11 +94,24 @@ def _utf8_source(html: str | bytes) -> bytes:
     if isinstance(html, str):
         return html.encode("utf-8", "replace")
     bom_encoding, bom = read_bom(html)
-    if bom_encoding is None and html_body_declared_encoding(html) in (None, "utf-8"):
+    if bom_encoding is None and _declared_encoding(html) in (None, "utf-8"):
         return html  # invalid sequences become U+FFFD in lxml exactly as in bytes.decode()
     if bom_encoding == "utf-8" and bom is not None:
         return html[len(bom) :]
     return decode(html).encode("utf-8", "replace")
+
+
+def _declared_encoding(html: bytes) -> str | None:
+    """html_body_declared_encoding() without its tag-by-tag scan of the head, for the usual
+    page: one that spells "charset" once in its first 4 KiB, as UTF-8, and has no XML
+    declaration. (A meta tag can declare an encoding only by spelling "charset", so a page
+    that spells it once declares nothing else.)"""
+    head = html[:4096].lower()
+    at = head.find(b"charset")
+    if at >= 0 and b"encoding" not in head and head.find(b"charset", at + 7) < 0:
+        if _UTF8_VALUE.match(head, at + 7):
+            return "utf-8"
+    return html_body_declared_encoding(html)
 
 
 # lxml parsers are best not shared between threads (the crawler and portal extract in several).

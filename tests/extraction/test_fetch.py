@@ -176,3 +176,27 @@ def test_cli_http_404_is_no_price(site: Site, capsys: pytest.CaptureFixture[str]
     site.routes["/gone"] = (404, PRODUCT, {})
     code, out, _ = _cli([site.base + "/gone"], capsys)
     assert code == 1 and json.loads(out)["health"] == "error_page"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b'<meta charset="utf-8">',
+        b"<meta charset='UTF-8'/>",
+        b'<meta http-equiv="Content-Type" content="text/html; charset=utf-8">',
+        b"<meta charset=utf8>",
+        b'<meta charset="utf-16">',
+        b'<meta charset="iso-8859-1">',
+        b'<!-- charset=utf-8 --><meta charset="latin1">',
+        b'<meta charset="utf-8x">',
+        b"",
+        b'<?xml version="1.0" encoding="iso-8859-1"?><meta charset="utf-8">',
+    ],
+)
+def test_declared_encoding_fast_path_agrees_with_w3lib(head: bytes) -> None:
+    from w3lib.encoding import html_body_declared_encoding
+
+    from pricehawk.extraction.page import _declared_encoding
+
+    page = b"<html><head>" + head + b"</head><body><p>caf\xc3\xa9</p></body></html>"
+    assert _declared_encoding(page) == html_body_declared_encoding(page)
