@@ -108,9 +108,13 @@ def _declared_encoding(html: bytes) -> str | None:
     that spells it once declares nothing else.)"""
     head = html[:4096].lower()
     at = head.find(b"charset")
-    if at >= 0 and b"encoding" not in head and head.find(b"charset", at + 7) < 0:
-        if _UTF8_VALUE.match(head, at + 7):
-            return "utf-8"
+    if (
+        at >= 0
+        and b"encoding" not in head
+        and head.find(b"charset", at + 7) < 0
+        and _UTF8_VALUE.match(head, at + 7)
+    ):
+        return "utf-8"
     return html_body_declared_encoding(html)
 
 
