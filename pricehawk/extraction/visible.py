@@ -399,6 +399,9 @@ def price_text(el: HtmlElement, sep: str | None) -> str:
     return " ".join("".join(parts).split())
 
 
+_INLINE_TAGS = frozenset({"span", "bdi", "strong", "b", "em", "small", "ins", "sup", "data"})
+
+
 def _label_text(el: HtmlElement) -> str:
     """The words right before the element (its label, e.g. "Was", "or 4 payments of") and the
     few characters right after it (a unit such as "/mo" or "/100g")."""
@@ -442,6 +445,8 @@ def _label_text(el: HtmlElement) -> str:
                     if len(ptext) <= 30 and not _DIGIT.search(ptext):
                         bits.append(ptext)
                 break
+            if parent.tag not in _INLINE_TAGS:
+                break  # a block's neighbour labels the block, not the price inside it
             parent = parent.getparent()
     bits.extend(_after_text(el))
     return " ".join(" ".join(bits).split())
