@@ -1007,6 +1007,11 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
     for order, el in enumerate(els):
         if el.tag in _SKIP_TAGS or _hidden(el):
             continue
+        region = _region(el, root, cache, title_path, own)
+        if region.hidden or (region.bad and not region.buy_box and root is not None):
+            # (A carousel's or a footer's price outside the buy box: on a page that has one,
+            # such a reading can score at most 1.0, never the 1.5 a price needs.)
+            continue
         hooks = _hooks(el)
         if _is_part(el, hooks) and any(
             id(a) in ids for a in itertools.islice(el.iterancestors(), 3)
@@ -1026,9 +1031,6 @@ def _candidates(page: Page, currency: str | None, buy_box_only: bool) -> list[Sc
         elif _APPROX.match(text):
             continue  # "≈ US$18.30" on its own: a conversion, not the price
         if not text or not _DIGIT.search(text):
-            continue
-        region = _region(el, root, cache, title_path, own)
-        if region.hidden:
             continue
         now_part, was_part = split_was_now(text)
         if was_part is not None:
