@@ -103,7 +103,7 @@ _SR_ONLY = Words(
 _CENTS = Words(r"cent|decimal|fraction|minor")
 
 _BADGE = Words(r"sav(?:e|ing)|discount|percent|per-?unit|unit-?price|install?ment|financ|badge")
-_CENTS_FRAGMENT = re.compile(r"\s*[.,]?\d{1,2}\s*")
+_CENTS_FRAGMENT = re.compile(r"\s*[.,€]?\d{1,2}\s*")  # ",99", "€99" (Cdiscount's "129€99")
 _CAMEL_PART = re.compile(
     r"[a-z](?:Integer|Fraction|Decimal|Cents?|Symbol|Currency|CurrencyCode|Whole)(?![a-z])"
 )
