@@ -215,7 +215,7 @@ def scrapy_settings_for(
 
 
 def chromium_path() -> str:
-    """Debian's chromium (never `playwright install`)."""
+    """Debian's chromium, by executable path (Playwright never downloads a browser here)."""
     import shutil
 
     return os.environ.get("PRICEHAWK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
