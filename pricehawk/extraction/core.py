@@ -30,7 +30,7 @@ from pricehawk.extraction.prices import (
     normalise_currency,
     parse_price_text,
 )
-from pricehawk.extraction.scripts import read_script_price
+from pricehawk.extraction.scripts import ScriptPrice, read_script_price
 from pricehawk.extraction.selectors import SelectorConfig
 from pricehawk.extraction.structured import (
     Node,
@@ -95,7 +95,7 @@ def extract(
     signals = page_signals(page)
     has_data = bool(main) or "price" in sel or visible.price is not None or bool(visible.candidates)
     health = classify(signals, has_product_data=has_data)
-    if health == "empty_shell" and read_script_price(page, _heading(page)) is not None:
+    if health == "empty_shell" and _script_price(page) is not None:
         health = "ok"  # an app before rendering, whose own state already holds the product
     title = _title(main, sel, page)
     if health == "ok":
@@ -319,10 +319,18 @@ def _decide(
     return _settle_by_script(d, page) or d
 
 
+def _script_price(page: Page) -> ScriptPrice | None:
+    """The page's script price, read once (the empty-shell check and the decision both ask)."""
+    if "script_price" not in page.memo:
+        page.memo["script_price"] = read_script_price(page, _heading(page))
+    got: ScriptPrice | None = page.memo["script_price"]
+    return got
+
+
 def _settle_by_script(d: Decision, page: Page) -> Decision | None:
     """A price the page draws with JavaScript (see scripts.py), when nothing else gave one; with
     candidates on the table it must be one of them or inside their range."""
-    got = read_script_price(page, _heading(page))
+    got = _script_price(page)
     if got is None:
         return None
     if d.candidates:

@@ -36,8 +36,10 @@ class Page:
     url: str
     base_url: str
     locale: str | None
-    # The elements of _INDEXED_TAGS in document order (see `tags`).
+    # The elements of _INDEXED_TAGS in document order, their tags, and the same by tag.
     indexed: tuple[HtmlElement, ...] = field(default=(), compare=False, repr=False)
+    indexed_tags: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    by_tag: dict[str, list[HtmlElement]] = field(default_factory=dict, compare=False, repr=False)
     # The source, lower-cased, for substring tests that can rule out a costly look at the tree.
     lower_source: bytes = field(default=b"", compare=False, repr=False)
     # Facts several steps need (the main heading, the buy box), computed once per page.
@@ -45,19 +47,11 @@ class Page:
 
     def tags(self, *names: str) -> list[HtmlElement]:
         """The page's elements of these indexed tags, in document order (like `doc.iter`)."""
-        by_tag: dict[str, list[HtmlElement]] | None = self.memo.get("by_tag")
-        if by_tag is None:
-            by_tag = {}
-            tags = [el.tag for el in self.indexed]  # (each .tag builds a new str: ask once)
-            for el, tag in zip(self.indexed, tags, strict=True):
-                by_tag.setdefault(tag, []).append(el)
-            self.memo["by_tag"] = by_tag
-            self.memo["tag_list"] = tags
         if len(names) == 1:
-            return by_tag.get(names[0], [])
+            return self.by_tag.get(names[0], [])
         wanted = set(names)
         return [
-            el for el, tag in zip(self.indexed, self.memo["tag_list"], strict=True) if tag in wanted
+            el for el, tag in zip(self.indexed, self.indexed_tags, strict=True) if tag in wanted
         ]
 
     def source_has(self, word: bytes) -> bool:
@@ -155,17 +149,22 @@ def parse(html: str | bytes, url: str, *, locale: str | None = None) -> Page | N
     except (lxml.etree.ParserError, ValueError):
         return None
     indexed = tuple(doc.iter(*_INDEXED_TAGS))
+    indexed_tags = tuple(el.tag for el in indexed)  # (each .tag builds a new str: ask once)
+    by_tag: dict[str, list[HtmlElement]] = {}
+    for el, tag in zip(indexed, indexed_tags, strict=True):
+        by_tag.setdefault(tag, []).append(el)
     base = url
-    base_el = next((b for b in indexed if b.tag == "base" and b.get("href")), None)
+    base_el = next((b for b in by_tag.get("base", ()) if b.get("href")), None)
     if base_el is not None:
         base = urljoin(url, base_el.get("href", ""))
-    metas = [el for el in indexed if el.tag == "meta"]
     page = Page(
         doc=doc,
         url=url,
         base_url=base,
-        locale=locale or page_locale(doc, url, metas),
+        locale=locale or page_locale(doc, url, by_tag.get("meta", [])),
         indexed=indexed,
+        indexed_tags=indexed_tags,
+        by_tag=by_tag,
         lower_source=source.lower(),
     )
     # Whether any custom element is named for a price (<sale-price>): a regex over the source

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -109,7 +109,7 @@ def _price_of(obj: dict[str, Any], page: Page) -> tuple[Decimal | None, str | No
             return amount, cur
     for key in ("pricing", "priceInfo", "price_info", "prices"):
         nested = obj.get(key)
-        if isinstance(nested, dict) and nested is not obj:
+        if isinstance(nested, dict):
             amount, cur = _price_of(nested, page)
             if amount is not None:
                 return amount, cur or _currency_of(obj, page)
@@ -275,19 +275,13 @@ def _pick_variant(variants: list[dict[str, Any]], page: Page) -> dict[str, Any] 
 def _named_product(value: Any, heading: str, page: Page, how: str) -> ScriptPrice | None:
     """A dict named like the page heading, with a price (Next.js props, state stores, GA4
     items); two such dicts with different prices prove nothing."""
-    prices: dict[Decimal, str | None] = {}
-    top_currency = _currency_of(value, page) if isinstance(value, dict) else None
-    for obj in _walk(value):
+
+    def named(obj: dict[str, Any]) -> bool:
         name = next((obj[k] for k in _NAME_KEYS if isinstance(obj.get(k), str)), None)
-        if name is None or not _names_match(name, heading):
-            continue
-        amount, cur = _price_of(obj, page)
-        if amount is not None:
-            prices.setdefault(amount, cur or top_currency)
-    if len(prices) != 1:
-        return None
-    amount, cur = next(iter(prices.items()))
-    return ScriptPrice(amount, cur, how)
+        return name is not None and _names_match(name, heading)
+
+    top_currency = _currency_of(value, page) if isinstance(value, dict) else None
+    return _the_one_price(value, page, how, named, top_currency)
 
 
 _ADDRESS_KEYS = ("slug", "handle", "urlKey", "url_key", "url", "path", "href", "canonicalUrl")
@@ -295,30 +289,41 @@ _ADDRESS_KEYS = ("slug", "handle", "urlKey", "url_key", "url", "path", "href", "
 
 def _addressed_product(value: Any, page: Page, how: str) -> ScriptPrice | None:
     """A priced dict whose slug or URL is the page's own address: an app shell's state proves
-    its product that way when there is no heading to match yet. Two such dicts with different
-    prices prove nothing."""
-    path = urlsplit(page.url).path.rstrip("/")
-    last = path.rsplit("/", 1)[-1]
+    its product that way when there is no heading to match yet. A dict without an address of
+    its own proves it by a name that slugs to the page's ("Merino Blend Quarter Zip" on
+    /p/merino-blend-quarter-zip, "Regnjacka Skagen" on .../regnjacka-skagen-svart-104233)."""
+    last = urlsplit(page.url).path.rstrip("/").rsplit("/", 1)[-1]
     if len(last) < 4:
         return None
+
+    def addressed(obj: dict[str, Any]) -> bool:
+        address = next((str(obj[k]) for k in _ADDRESS_KEYS if isinstance(obj.get(k), str)), None)
+        if address is not None:
+            own: str = urlsplit(address).path.rstrip("/").rsplit("/", 1)[-1]
+            return own == last
+        name = next((obj[k] for k in _NAME_KEYS if isinstance(obj.get(k), str)), None)
+        slug = "-".join(_norm(name).split()) if name else ""
+        return len(slug) >= 6 and (last == slug or last.startswith(slug + "-"))
+
+    return _the_one_price(value, page, how, addressed, None)
+
+
+def _the_one_price(
+    value: Any,
+    page: Page,
+    how: str,
+    is_own: Callable[[dict[str, Any]], bool],
+    fallback_currency: str | None,
+) -> ScriptPrice | None:
+    """The price of the page's own product dicts (`is_own`) in a JSON value, when they agree:
+    two such dicts with different prices prove nothing."""
     prices: dict[Decimal, str | None] = {}
     for obj in _walk(value):
-        address = next((obj[k] for k in _ADDRESS_KEYS if isinstance(obj.get(k), str)), None)
-        if address is not None:
-            own = urlsplit(address).path.rstrip("/").rsplit("/", 1)[-1]
-            if own != last:
-                continue
-        else:
-            # No address of its own: a name that slugs to the page's ("Merino Blend Quarter
-            # Zip" on /p/merino-blend-quarter-zip, "Regnjacka Skagen" on .../regnjacka-skagen-
-            # svart-104233) is the same proof.
-            name = next((obj[k] for k in _NAME_KEYS if isinstance(obj.get(k), str)), None)
-            slug = "-".join(_norm(name).split()) if name else ""
-            if len(slug) < 6 or not (last == slug or last.startswith(slug + "-")):
-                continue
+        if not is_own(obj):
+            continue
         amount, cur = _price_of(obj, page)
         if amount is not None:
-            prices.setdefault(amount, cur)
+            prices.setdefault(amount, cur or fallback_currency)
     if len(prices) != 1:
         return None
     amount, cur = next(iter(prices.items()))

@@ -20,7 +20,7 @@ from extruct.w3cmicrodata import LxmlMicrodataExtractor
 from lxml.html import HtmlElement
 
 from pricehawk.extraction.models import Offer
-from pricehawk.extraction.page import text_of
+from pricehawk.extraction.page import elements, text_of
 from pricehawk.extraction.prices import (
     is_price_range,
     normalise_currency,
@@ -93,11 +93,6 @@ def norm_key(key: str) -> str:
 
 
 _MAX_DEPTH = 40  # real product markup nests a few levels; hostile JSON nests thousands
-
-
-def _elements(xpath: lxml.etree.XPath, node: HtmlElement) -> list[HtmlElement]:
-    found = xpath(node)
-    return [e for e in found if isinstance(e, HtmlElement)] if isinstance(found, list) else []
 
 
 # Compiled once: an XPath string is compiled again on every call.
@@ -280,7 +275,7 @@ def _rdfa_value(el: HtmlElement, base_url: str) -> str:
 
 def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:
     """schema.org RDFa Lite (`vocab`/`typeof`/`property`) as nodes; other vocabularies ignored."""
-    typed = _elements(_TYPED, doc)
+    typed = elements(_TYPED, doc)
     if not typed:
         return []
     nodes: dict[int, Node] = {}
@@ -288,7 +283,7 @@ def rdfa_nodes(doc: HtmlElement, base_url: str) -> list[Node]:
     for el in typed:
         node: Node = {"@type": el.get("typeof", "").split()}
         nodes[id(el)] = node
-    for el in _elements(_WITH_PROPERTY, doc):
+    for el in elements(_WITH_PROPERTY, doc):
         prop_attr = el.get("property", "")
         parent_node = None
         for anc in el.iterancestors():

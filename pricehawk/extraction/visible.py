@@ -419,10 +419,11 @@ def _label_text(el: HtmlElement) -> str:
                 bits.append(ptext)
     if prev is not None:
         prev_text = " ".join(text_of(prev).split())
-        trailing = _trailing_sr_label(prev) or _labels_follow_prices(prev, el)
+        follows = _labels_follow_prices(prev, el)
+        trailing = follows or _trailing_sr_label(prev)
         if len(prev_text) <= 30 and not _NUMBER_OR_MONEY.search(prev_text) and not trailing:
             bits.append(prev_text)  # a label element: <span>Was</span><s>$10</s>
-        if trailing and _labels_follow_prices(prev, el):
+        if follows:
             nxt = el.getnext()
             if nxt is not None:
                 bits.append(" ".join(text_of(nxt).split()))  # this price's own label

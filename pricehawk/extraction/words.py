@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 
 class Words:
-    """A compiled pattern whose `search`/`finditer`/`fullmatch` ignore case.
+    """A compiled pattern whose `search`/`finditer` ignore case.
 
     The pattern must be written in lower case (checked when it is compiled); matches are
     against the lower-cased text, so a match's groups come back lower-cased."""
@@ -28,9 +28,6 @@ class Words:
 
     def search(self, text: str) -> re.Match[str] | None:
         return self.pattern.search(text.lower())
-
-    def fullmatch(self, text: str) -> re.Match[str] | None:
-        return self.pattern.fullmatch(text.lower())
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         return self.pattern.finditer(text.lower())
